@@ -1,0 +1,59 @@
+// Command seatd runs one node of a seatd cluster: a replicated seat
+// reservation service whose nodes agree through Raft. See README.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/seatd/seatd/node"
+)
+
+func main() {
+	cfg := node.DefaultConfig()
+	fs := flag.NewFlagSet("seatd", flag.ExitOnError)
+	fs.StringVar(&cfg.ID, "id", "", "this node's id, unique in the cluster (required)")
+	fs.StringVar(&cfg.Listen, "listen", "", "client protocol address host:port (required)")
+	fs.StringVar(&cfg.Raft, "raft", "", "node-to-node address host:port for Raft and forwarding (required)")
+	fs.StringVar(&cfg.RaftAdvertise, "raft-advertise", "", "node-to-node address other nodes dial (default: --raft)")
+	fs.StringVar(&cfg.DataDir, "data", "", "data directory for the Raft log and snapshots (required)")
+	peers := fs.String("peers", "", "initial members id=host:port,... including this node; used only when --data is empty")
+	fs.IntVar(&cfg.Seats, "seats", cfg.Seats, "seat count of a new cluster (fixed at creation)")
+	fs.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", cfg.HeartbeatTimeout, "Raft: time without leader contact before a follower starts an election")
+	fs.DurationVar(&cfg.ElectionTimeout, "election-timeout", cfg.ElectionTimeout, "Raft: time a candidate waits for votes before retrying")
+	fs.DurationVar(&cfg.LeaderLeaseTimeout, "leader-lease-timeout", cfg.LeaderLeaseTimeout, "Raft: time a leader keeps leading without hearing from a majority")
+	fs.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", cfg.SnapshotThreshold, "new log entries that trigger a snapshot")
+	fs.DurationVar(&cfg.SnapshotInterval, "snapshot-interval", cfg.SnapshotInterval, "how often the snapshot threshold is checked")
+	fs.Uint64Var(&cfg.TrailingLogs, "trailing-logs", cfg.TrailingLogs, "log entries kept after a snapshot for slow followers")
+	fs.DurationVar(&cfg.LeaderWait, "leader-wait", cfg.LeaderWait, "how long a request waits for a leader before ERROR NO_LEADER")
+	fs.DurationVar(&cfg.RequestTimeout, "request-timeout", cfg.RequestTimeout, "longest time a request may take before ERROR TIMEOUT")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "close client connections idle for this long")
+	fs.IntVar(&cfg.MaxInFlight, "max-inflight", cfg.MaxInFlight, "unanswered requests per connection before the node stops reading it")
+	logLevel := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
+	fs.Parse(os.Args[1:])
+
+	var err error
+	if cfg.Peers, err = node.ParsePeers(*peers); err != nil {
+		fmt.Fprintln(os.Stderr, "seatd:", err)
+		os.Exit(2)
+	}
+	level := hclog.LevelFromString(*logLevel)
+	if level == hclog.NoLevel {
+		fmt.Fprintf(os.Stderr, "seatd: unknown --log-level %q\n", *logLevel)
+		os.Exit(2)
+	}
+	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "seatd", Level: level, Output: os.Stderr})
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := node.Run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "seatd:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,51 @@
+package node
+
+import (
+	"sync"
+	"time"
+
+	"github.com/seatd/seatd/protocol"
+)
+
+// call is one request in flight through the node, from the connection that
+// read it to the writer that answers it. Calls are pooled: the hot path
+// allocates none per request.
+type call struct {
+	n         *Node
+	req       protocol.Request
+	resp      string
+	deadline  time.Time // answer ERROR TIMEOUT/NO_LEADER after this
+	forwarded bool      // came from another node: never forwarded again
+	connKey   uint64    // the client connection: its forwarded requests share one link
+	attempted bool      // a write that reached Raft or the leader: outcome may be unknown
+	closeConn bool      // the connection closes after this answer
+	done      chan struct{}
+}
+
+var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
+
+func (n *Node) newCall() *call {
+	c := callPool.Get().(*call)
+	c.n = n
+	return c
+}
+
+func releaseCall(c *call) {
+	*c = call{done: c.done}
+	callPool.Put(c)
+}
+
+// finish answers the call. It must be called exactly once per call.
+func (c *call) finish(resp string) {
+	c.resp = resp
+	c.n.inflight.Done()
+	c.done <- struct{}{}
+}
+
+// AppendLine implements cluster.Request: the canonical request line.
+func (c *call) AppendLine(dst []byte) []byte { return protocol.AppendLine(dst, c.req) }
+
+// Forwarded implements cluster.Request: the leader's answer, or why none came.
+func (c *call) Forwarded(resp string, err error) {
+	c.n.forwardedAnswer(c, resp, err)
+}

@@ -1,0 +1,186 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Peer is one initial member of the cluster.
+type Peer struct {
+	ID   string
+	Addr string // node-to-node (--raft) address
+}
+
+// Config is everything a node needs. Build it with DefaultConfig, set the
+// identity fields, then Validate (New does so too).
+type Config struct {
+	ID     string // this node's id, unique in the cluster
+	Listen string // client protocol address, host:port
+	Raft   string // node-to-node address (Raft and forwarding), host:port
+	// RaftAdvertise is the node-to-node address other nodes dial; it
+	// defaults to Raft and must not be a wildcard address.
+	RaftAdvertise string
+	DataDir       string
+	// Peers are the initial members, this node included. Used only when
+	// DataDir holds no Raft state; empty means a one-node cluster.
+	Peers []Peer
+	// Seats is the seat count of a cluster this node creates. A cluster
+	// that exists keeps the count it was created with.
+	Seats int
+
+	// Raft timings. The defaults suit a LAN: a dead leader is replaced in
+	// about a second.
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	// SnapshotThreshold is how many new log entries trigger a snapshot;
+	// SnapshotInterval how often that is checked; TrailingLogs how many
+	// entries are kept after a snapshot for slow followers.
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
+
+	// LeaderWait is how long a request waits for a leader during an
+	// election before it is answered ERROR NO_LEADER.
+	LeaderWait time.Duration
+	// RequestTimeout bounds how long any request may take before it is
+	// answered ERROR TIMEOUT.
+	RequestTimeout time.Duration
+	// IdleTimeout closes client connections that send nothing for so long.
+	IdleTimeout time.Duration
+	// MaxInFlight is how many requests one client connection may have
+	// unanswered before the node stops reading from it (back-pressure).
+	MaxInFlight int
+
+	// Logger receives every log line, Raft's included.
+	Logger hclog.Logger
+
+	// RaftListener, when set, is used instead of listening on Raft (tests
+	// pass pre-opened 127.0.0.1:0 listeners so that addresses are known
+	// before the nodes start).
+	RaftListener net.Listener
+	// ClientListener, when set, is used instead of listening on Listen.
+	ClientListener net.Listener
+}
+
+// DefaultConfig returns a Config with every tunable at its default.
+func DefaultConfig() Config {
+	return Config{
+		Seats:              5,
+		HeartbeatTimeout:   500 * time.Millisecond,
+		ElectionTimeout:    500 * time.Millisecond,
+		LeaderLeaseTimeout: 500 * time.Millisecond,
+		SnapshotThreshold:  8192,
+		SnapshotInterval:   30 * time.Second,
+		TrailingLogs:       10240,
+		LeaderWait:         3 * time.Second,
+		RequestTimeout:     5 * time.Second,
+		IdleTimeout:        5 * time.Minute,
+		MaxInFlight:        1024,
+	}
+}
+
+// Errors returned by Validate.
+var (
+	ErrConfig = errors.New("node: invalid configuration")
+)
+
+// Validate checks the configuration and fills derived defaults.
+func (c *Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+	}
+	if c.ID == "" || strings.ContainsAny(c.ID, " \t\n=,") {
+		return bad("--id must be non-empty without spaces, '=' or ','")
+	}
+	if c.Listen == "" && c.ClientListener == nil {
+		return bad("--listen is required")
+	}
+	if c.Raft == "" && c.RaftListener == nil {
+		return bad("--raft is required")
+	}
+	if c.DataDir == "" {
+		return bad("--data is required")
+	}
+	if c.RaftAdvertise == "" {
+		c.RaftAdvertise = c.Raft
+		if c.RaftListener != nil {
+			c.RaftAdvertise = c.RaftListener.Addr().String()
+		}
+	}
+	host, _, err := net.SplitHostPort(c.RaftAdvertise)
+	if err != nil {
+		return bad("raft address %q: %v", c.RaftAdvertise, err)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		return bad("raft address %q is not one other nodes can dial; give a concrete host", c.RaftAdvertise)
+	}
+	if c.Seats < 1 || c.Seats > 1_000_000 {
+		return bad("--seats must be from 1 to 1000000, not %d", c.Seats)
+	}
+	if len(c.Peers) > 0 {
+		seen := map[string]bool{}
+		self := false
+		for _, p := range c.Peers {
+			if p.ID == "" || p.Addr == "" {
+				return bad("--peers entry %q=%q is incomplete", p.ID, p.Addr)
+			}
+			if seen[p.ID] {
+				return bad("--peers names %q twice", p.ID)
+			}
+			seen[p.ID] = true
+			if p.ID == c.ID {
+				self = true
+				if p.Addr != c.RaftAdvertise {
+					return bad("--peers gives %s the address %s but its raft address is %s", p.ID, p.Addr, c.RaftAdvertise)
+				}
+			}
+		}
+		if !self {
+			return bad("--peers must include this node (%s)", c.ID)
+		}
+	}
+	if c.HeartbeatTimeout <= 0 || c.ElectionTimeout <= 0 || c.LeaderLeaseTimeout <= 0 {
+		return bad("raft timeouts must be positive")
+	}
+	if c.LeaderLeaseTimeout > c.HeartbeatTimeout {
+		return bad("leader lease timeout (%s) must not exceed the heartbeat timeout (%s)", c.LeaderLeaseTimeout, c.HeartbeatTimeout)
+	}
+	if c.LeaderWait <= 0 || c.RequestTimeout <= 0 || c.IdleTimeout <= 0 {
+		return bad("leader wait, request timeout and idle timeout must be positive")
+	}
+	if c.MaxInFlight < 1 {
+		return bad("max in flight must be at least 1")
+	}
+	if c.SnapshotThreshold < 1 || c.SnapshotInterval <= 0 {
+		return bad("snapshot threshold and interval must be positive")
+	}
+	if c.Logger == nil {
+		c.Logger = hclog.NewNullLogger()
+	}
+	return nil
+}
+
+// ParsePeers parses "id=host:port,id=host:port".
+func ParsePeers(s string) ([]Peer, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var peers []Peer
+	for _, item := range strings.Split(s, ",") {
+		id, addr, ok := strings.Cut(strings.TrimSpace(item), "=")
+		if !ok || id == "" || addr == "" {
+			return nil, fmt.Errorf("%w: --peers entry %q is not id=host:port", ErrConfig, item)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("%w: --peers entry %q: %v", ErrConfig, item, err)
+		}
+		peers = append(peers, Peer{ID: id, Addr: addr})
+	}
+	return peers, nil
+}

@@ -1,0 +1,219 @@
+package node
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/seatd/seatd/protocol"
+)
+
+// acceptClients accepts client connections until the listener closes.
+func (n *Node) acceptClients() {
+	defer n.bg.Done()
+	var backoff time.Duration
+	for {
+		conn, err := n.clientLn.Accept()
+		if err != nil {
+			if n.closing.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			n.logger.Warn("accept failed", "error", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-n.stop:
+				return
+			}
+			continue
+		}
+		backoff = 0
+		if tc, ok := conn.(*net.TCPConn); ok {
+			tc.SetNoDelay(true)
+		}
+		if !n.trackConn(conn) {
+			conn.Close()
+			continue
+		}
+		go func() {
+			defer n.untrackConn(conn)
+			n.serveConn(conn, false)
+		}()
+	}
+}
+
+func (n *Node) trackConn(c net.Conn) bool {
+	n.connsMu.Lock()
+	defer n.connsMu.Unlock()
+	if n.closing.Load() {
+		return false
+	}
+	n.conns[c] = struct{}{}
+	n.connsWG.Add(1)
+	return true
+}
+
+func (n *Node) untrackConn(c net.Conn) {
+	n.connsMu.Lock()
+	delete(n.conns, c)
+	n.connsMu.Unlock()
+	n.connsWG.Done()
+}
+
+// ServeForwarded implements cluster.Handler: it serves a connection of
+// requests forwarded by another node. Such requests are never forwarded
+// again.
+func (n *Node) ServeForwarded(conn net.Conn) {
+	n.serveConn(conn, true)
+}
+
+// serveConn reads requests from conn and answers them in order. This
+// goroutine reads and routes; a second one writes answers as they complete,
+// so a connection may pipeline up to MaxInFlight requests.
+//
+// Requests on one client connection take effect in the order they were sent:
+// consecutive writes share the log's order and consecutive reads commute, so
+// both pipeline freely; a read that follows writes (or a write that follows
+// reads) waits until those earlier requests are answered. Forwarded
+// connections skip that wait: the sending node already ordered them.
+func (n *Node) serveConn(conn net.Conn, forwarded bool) {
+	answers := make(chan *call, n.cfg.MaxInFlight)
+	progress := newConnProgress()
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		n.writeAnswers(conn, answers, progress)
+	}()
+	defer func() {
+		close(answers)
+		<-writerDone
+	}()
+
+	connKey := n.connSeq.Add(1)
+	var seq, lastWrite, lastRead uint64 // positions of requests on this connection
+	lines := protocol.NewLineReader(conn)
+	for {
+		if !forwarded {
+			conn.SetReadDeadline(time.Now().Add(n.cfg.IdleTimeout))
+		}
+		line, err := lines.ReadLine()
+		if err != nil {
+			if errors.Is(err, protocol.ErrLineTooLong) {
+				c := n.newCall()
+				c.closeConn = true
+				n.inflight.Add(1)
+				c.finish(protocol.ErrorLine(protocol.LineTooLong, ""))
+				answers <- c
+			}
+			return
+		}
+		req, err := protocol.Parse(line)
+		if errors.Is(err, protocol.ErrEmpty) {
+			continue
+		}
+		seq++
+		c := n.newCall()
+		if err != nil {
+			n.inflight.Add(1)
+			c.finish(protocol.InvalidCommand)
+			answers <- c
+			continue
+		}
+		c.req = req
+		c.forwarded = forwarded
+		c.connKey = connKey
+		if !forwarded {
+			if req.Verb.IsWrite() {
+				progress.waitFor(lastRead)
+				lastWrite = seq
+			} else {
+				progress.waitFor(lastWrite)
+				lastRead = seq
+			}
+		}
+		n.submit(c)
+		answers <- c // blocks when MaxInFlight answers are pending
+	}
+}
+
+// connProgress counts the requests of a connection answered so far, so that
+// its reader can wait for earlier requests.
+type connProgress struct {
+	answered atomic.Uint64
+	waiting  atomic.Bool
+	mu       sync.Mutex
+	cond     *sync.Cond
+}
+
+func newConnProgress() *connProgress {
+	p := &connProgress{}
+	p.cond = sync.NewCond(&p.mu)
+	return p
+}
+
+// waitFor blocks until the first k requests of the connection are answered.
+func (p *connProgress) waitFor(k uint64) {
+	if p.answered.Load() >= k {
+		return
+	}
+	p.mu.Lock()
+	p.waiting.Store(true)
+	for p.answered.Load() < k {
+		p.cond.Wait()
+	}
+	p.waiting.Store(false)
+	p.mu.Unlock()
+}
+
+func (p *connProgress) advance() {
+	p.answered.Add(1)
+	if p.waiting.Load() {
+		p.mu.Lock()
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	}
+}
+
+// writeAnswers writes each call's answer in request order, flushing when no
+// further answer is ready, and recycles the calls.
+func (n *Node) writeAnswers(conn net.Conn, answers <-chan *call, progress *connProgress) {
+	w := bufio.NewWriterSize(conn, 16<<10)
+	broken := false
+	flush := func() {
+		if broken || w.Buffered() == 0 {
+			return
+		}
+		conn.SetWriteDeadline(time.Now().Add(n.cfg.RequestTimeout))
+		if err := w.Flush(); err != nil {
+			broken = true
+			conn.SetReadDeadline(time.Now())
+		}
+	}
+	for c := range answers {
+		select {
+		case <-c.done:
+		default:
+			flush() // send what is ready before waiting for this answer
+			<-c.done
+		}
+		if !c.closeConn {
+			progress.advance()
+		}
+		if !broken {
+			w.WriteString(c.resp)
+			w.WriteByte('\n')
+			if c.closeConn || len(answers) == 0 {
+				flush()
+			}
+			if c.closeConn {
+				broken = true
+				conn.SetReadDeadline(time.Now())
+			}
+		}
+		releaseCall(c)
+	}
+	conn.Close()
+}

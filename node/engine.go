@@ -1,0 +1,358 @@
+package node
+
+import (
+	"errors"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/seatd/seatd/cluster"
+	"github.com/seatd/seatd/fsm"
+	"github.com/seatd/seatd/protocol"
+)
+
+// Internal tuning of the leader's batching. Batches form on completion: a
+// new log entry is started as soon as fewer than maxOutstandingApplies are
+// being committed, carrying every write that queued meanwhile.
+const (
+	maxBatchWrites        = 1024
+	maxOutstandingApplies = 4
+	maxReadBatch          = 4096
+	leaderPollInterval    = 5 * time.Millisecond
+)
+
+// submit starts a parsed request on its way. The call is answered through
+// finish, possibly before submit returns.
+func (n *Node) submit(c *call) {
+	n.inflight.Add(1)
+	c.deadline = time.Now().Add(n.cfg.RequestTimeout)
+	if c.req.HasSeat && c.req.ID == "" && !n.seatMayExist(c.req.Seat) {
+		// The seat count never changes once the cluster exists, so an
+		// out-of-range seat needs no round trip. A write with an id still
+		// goes to the log: the id may already carry a recorded answer.
+		c.finish(protocol.FailedInvalidSeat)
+		return
+	}
+	n.route(c)
+}
+
+func (n *Node) seatMayExist(seat uint32) bool {
+	if seat == 0 {
+		return false
+	}
+	total := n.fsm.Seats()
+	return total == 0 || int(seat) <= total
+}
+
+// route sends the call to where it can be answered: the local batchers when
+// this node is a ready leader, the leader through the forwarder otherwise,
+// or a short wait when there is no leader yet.
+func (n *Node) route(c *call) {
+	if n.closing.Load() && !c.attempted {
+		c.finish(protocol.ErrorLine(protocol.ShuttingDown, ""))
+		return
+	}
+	if time.Now().After(c.deadline) {
+		n.expire(c)
+		return
+	}
+	if n.raft.State() == raft.Leader {
+		if n.readyTerm.Load() != 0 {
+			if c.req.Verb.IsWrite() {
+				n.writes <- c
+			} else {
+				n.reads <- c
+			}
+			return
+		}
+		go n.waitAndRoute(c) // leadership just began: wait for the barrier
+		return
+	}
+	if c.forwarded {
+		// At most one hop: tell the sending follower, which knows how to
+		// find the real leader.
+		if c.attempted && c.req.Verb.IsWrite() && c.req.ID == "" {
+			c.finish(protocol.ErrorLine(protocol.Timeout, "leadership lost before the write was committed"))
+			return
+		}
+		c.finish(protocol.ErrorLine(protocol.NotLeader, ""))
+		return
+	}
+	addr, _ := n.raft.LeaderWithID()
+	if addr == "" {
+		go n.waitAndRoute(c)
+		return
+	}
+	if c.req.Verb.IsWrite() {
+		c.attempted = true
+	}
+	n.forwarder.Send(string(addr), c.connKey, c)
+}
+
+// expire answers a call whose deadline passed: a write that may have been
+// applied gets TIMEOUT (outcome unknown), anything else NO_LEADER.
+func (n *Node) expire(c *call) {
+	if c.attempted {
+		c.finish(protocol.ErrorLine(protocol.Timeout, "no result in time; retry with the same id to learn the outcome"))
+		return
+	}
+	c.finish(protocol.ErrorLine(protocol.NoLeader, ""))
+}
+
+// waitAndRoute waits until a leader is known (or this node is a ready
+// leader), at most LeaderWait, then routes the call again. Only elections
+// take this path, so a goroutine per waiting call is acceptable.
+func (n *Node) waitAndRoute(c *call) {
+	waitUntil := time.Now().Add(n.cfg.LeaderWait)
+	if c.deadline.Before(waitUntil) {
+		waitUntil = c.deadline
+	}
+	t := time.NewTicker(leaderPollInterval)
+	defer t.Stop()
+	for {
+		if n.raft.State() == raft.Leader {
+			if n.readyTerm.Load() != 0 {
+				break
+			}
+		} else if addr, _ := n.raft.LeaderWithID(); addr != "" {
+			break
+		}
+		if !time.Now().Before(waitUntil) {
+			n.expire(c)
+			return
+		}
+		select {
+		case <-t.C:
+		case <-n.stop:
+			c.finish(protocol.ErrorLine(protocol.ShuttingDown, ""))
+			return
+		}
+	}
+	n.route(c)
+}
+
+// forwardedAnswer handles the leader's answer to a forwarded call.
+func (n *Node) forwardedAnswer(c *call, resp string, err error) {
+	switch {
+	case err == nil && protocol.ErrorCodeOf(resp) != protocol.NotLeader:
+		c.finish(resp)
+	case err == nil || errors.Is(err, cluster.ErrNotSent):
+		// The leader applied nothing: find the new leader and try again.
+		go n.waitAndRoute(c)
+	case !c.req.Verb.IsWrite() || c.req.ID != "":
+		// Reads, and writes with an id, are safe to send again: the id
+		// makes a repeated write answer its first result.
+		go n.waitAndRoute(c)
+	case errors.Is(err, cluster.ErrClosed):
+		c.finish(protocol.ErrorLine(protocol.ShuttingDown, ""))
+	default:
+		c.finish(protocol.ErrorLine(protocol.Timeout, "lost the connection to the leader; outcome unknown"))
+	}
+}
+
+// pendingApply is one log entry being committed and the calls it carries.
+type pendingApply struct {
+	future raft.ApplyFuture
+	calls  []*call
+}
+
+// runWriteBatcher turns queued writes into log entries on the leader. It
+// owns the applies it starts; a companion goroutine waits for them in order.
+func (n *Node) runWriteBatcher() {
+	defer n.bg.Done()
+	slots := make(chan struct{}, maxOutstandingApplies)
+	applies := make(chan pendingApply, maxOutstandingApplies)
+	completerDone := make(chan struct{})
+	go func() {
+		defer close(completerDone)
+		for p := range applies {
+			n.completeApply(p)
+			<-slots
+		}
+	}()
+	defer func() {
+		close(applies)
+		<-completerDone
+	}()
+
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-n.stop:
+			return
+		}
+		var first *call
+		select {
+		case first = <-n.writes:
+		case <-n.stop:
+			return
+		}
+		batch := make([]*call, 1, 16)
+		batch[0] = first
+	drain:
+		for len(batch) < maxBatchWrites {
+			select {
+			case c := <-n.writes:
+				batch = append(batch, c)
+			default:
+				break drain
+			}
+		}
+		entry := fsm.AppendBatchHeader(make([]byte, 0, 32*len(batch)), time.Now().UnixMilli(), len(batch))
+		for _, c := range batch {
+			c.attempted = true
+			op := fsm.OpReserve
+			if c.req.Verb == protocol.VerbCancel {
+				op = fsm.OpCancel
+			}
+			entry = fsm.AppendWrite(entry, fsm.Write{Op: op, Seat: c.req.Seat, Holder: c.req.Holder, ID: c.req.ID})
+		}
+		applies <- pendingApply{future: n.raft.Apply(entry, n.cfg.RequestTimeout), calls: batch}
+	}
+}
+
+// completeApply waits for one entry and answers its calls with the FSM's
+// results for it.
+func (n *Node) completeApply(p pendingApply) {
+	err := p.future.Error()
+	if err == nil {
+		switch res := p.future.Response().(type) {
+		case []fsm.Result:
+			for i, c := range p.calls {
+				c.finish(res[i].String())
+			}
+			return
+		case error:
+			n.logger.Error("log entry rejected by the state machine", "error", res)
+			err = res
+		default:
+			err = errors.New("unexpected state machine response")
+		}
+	}
+	notApplied := errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrEnqueueTimeout)
+	for _, c := range p.calls {
+		switch {
+		case errors.Is(err, raft.ErrRaftShutdown):
+			c.finish(protocol.ErrorLine(protocol.ShuttingDown, ""))
+		case notApplied:
+			c.attempted = false
+			n.route(c)
+		case c.req.ID != "" && (errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrAbortedByRestore)):
+			// Safe to retry through the new leader: the id makes it
+			// exactly-once.
+			n.route(c)
+		default:
+			c.finish(protocol.ErrorLine(protocol.Timeout, "leadership lost before the write was committed; outcome unknown"))
+		}
+	}
+}
+
+// runReadBatcher answers reads on the leader: each batch of reads waits for
+// one leadership confirmation, then is answered from the local state, which
+// then holds every write acknowledged before the reads arrived.
+func (n *Node) runReadBatcher() {
+	defer n.bg.Done()
+	batch := make([]*call, 0, 64)
+	for {
+		batch = batch[:0]
+		select {
+		case c := <-n.reads:
+			batch = append(batch, c)
+		case <-n.stop:
+			return
+		}
+	drain:
+		for len(batch) < maxReadBatch {
+			select {
+			case c := <-n.reads:
+				batch = append(batch, c)
+			default:
+				break drain
+			}
+		}
+		if !n.confirmLeadership() {
+			for _, c := range batch {
+				go n.waitAndRoute(c)
+			}
+			continue
+		}
+		for _, c := range batch {
+			c.finish(n.readLocal(c.req))
+		}
+	}
+}
+
+// confirmLeadership reports whether this node was, after the reads in hand
+// arrived, the leader of a term whose start barrier it has applied.
+func (n *Node) confirmLeadership() bool {
+	term := n.raft.CurrentTerm()
+	if n.readyTerm.Load() != term {
+		return false
+	}
+	if err := n.raft.VerifyLeader().Error(); err != nil {
+		return false
+	}
+	return n.raft.CurrentTerm() == term
+}
+
+// readLocal answers a read from the local state machine.
+func (n *Node) readLocal(req protocol.Request) string {
+	switch {
+	case req.Verb == protocol.VerbLeader:
+		return protocol.LeaderLine(n.cfg.ID)
+	case req.HasSeat:
+		booked, holder, ok := n.fsm.SeatStatus(req.Seat)
+		switch {
+		case !ok:
+			return protocol.FailedInvalidSeat
+		case booked:
+			return protocol.BookedLine(holder)
+		}
+		return protocol.Free
+	}
+	total, free, booked := n.fsm.Summary()
+	return protocol.SummaryLine(total, free, booked)
+}
+
+// watchLeadership follows Raft's leadership changes. On becoming leader it
+// commits a barrier — so the FSM holds every entry committed in earlier
+// terms — creates the seats if the cluster is new, and only then marks the
+// term ready for reads and writes.
+func (n *Node) watchLeadership(notify <-chan bool) {
+	defer n.bg.Done()
+	for {
+		select {
+		case isLeader := <-notify:
+			n.readyTerm.Store(0)
+			if isLeader {
+				n.becomeReady()
+			}
+		case <-n.stop:
+			return
+		}
+	}
+}
+
+func (n *Node) becomeReady() {
+	term := n.raft.CurrentTerm()
+	if err := n.raft.Barrier(n.cfg.RequestTimeout).Error(); err != nil {
+		n.logger.Warn("leader barrier failed", "term", term, "error", err)
+		return
+	}
+	if n.fsm.Seats() == 0 {
+		entry := fsm.AppendInit(nil, time.Now().UnixMilli(), uint32(n.cfg.Seats))
+		if err := n.raft.Apply(entry, n.cfg.RequestTimeout).Error(); err != nil {
+			n.logger.Warn("creating the seats failed", "error", err)
+			return
+		}
+		n.logger.Info("cluster created", "seats", n.cfg.Seats)
+	} else if n.fsm.Seats() != n.cfg.Seats {
+		n.logger.Warn("--seats differs from the cluster's seat count, which is fixed at creation",
+			"flag", n.cfg.Seats, "cluster", n.fsm.Seats())
+	}
+	if n.raft.CurrentTerm() != term {
+		return
+	}
+	n.readyTerm.Store(term)
+	n.logger.Info("leader ready", "term", term)
+}

@@ -1,0 +1,298 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/seatd/seatd/cluster"
+	"github.com/seatd/seatd/fsm"
+	"github.com/seatd/seatd/transport"
+)
+
+// Node is one running seatd node.
+type Node struct {
+	cfg    Config
+	logger hclog.Logger
+
+	fsm       *fsm.FSM
+	raft      *raft.Raft
+	store     *raftboltdb.BoltStore
+	netTrans  *raft.NetworkTransport
+	mux       *transport.Mux
+	forwarder *cluster.Forwarder
+	fwdServer *cluster.Server
+	clientLn  net.Listener
+
+	// readyTerm is the term in which this node, as leader, has applied
+	// every entry committed before its term began (0: not ready). Reads
+	// and writes on the leader wait for it.
+	readyTerm atomic.Uint64
+
+	writes chan *call // to the write batcher (leader only)
+	reads  chan *call // to the read batcher (leader only)
+
+	connSeq   atomic.Uint64 // numbers client connections
+	closing   atomic.Bool   // set first thing in Close: new requests get SHUTTING_DOWN
+	stop      chan struct{} // closed by Close: background goroutines return
+	inflight  sync.WaitGroup
+	bg        sync.WaitGroup // batchers, leadership watcher, accept loop
+	connsMu   sync.Mutex
+	conns     map[net.Conn]struct{}
+	connsWG   sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Errors returned by New.
+var (
+	ErrBootstrap = errors.New("node: bootstrap failed")
+)
+
+// New opens the node's stores and starts Raft and the listeners. It returns
+// once the node serves; the cluster may still be electing a leader.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg:    cfg,
+		logger: cfg.Logger,
+		fsm:    fsm.New(fsm.DefaultOptions()),
+		writes: make(chan *call, 1<<16),
+		reads:  make(chan *call, 1<<16),
+		stop:   make(chan struct{}),
+		conns:  make(map[net.Conn]struct{}),
+	}
+	if err := n.open(); err != nil {
+		n.closeResources()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) open() error {
+	cfg := &n.cfg
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("restrict data directory: %w", err)
+	}
+	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")})
+	if err != nil {
+		return fmt.Errorf("open raft log store: %w", err)
+	}
+	n.store = store
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, n.logger.Named("snapshots"))
+	if err != nil {
+		return fmt.Errorf("open snapshot store: %w", err)
+	}
+
+	raftLn := cfg.RaftListener
+	if raftLn == nil {
+		if raftLn, err = net.Listen("tcp", cfg.Raft); err != nil {
+			return fmt.Errorf("listen on raft address: %w", err)
+		}
+	}
+	advertise, err := net.ResolveTCPAddr("tcp", cfg.RaftAdvertise)
+	if err != nil {
+		raftLn.Close()
+		return fmt.Errorf("resolve raft address: %w", err)
+	}
+	n.mux = transport.NewMux(raftLn, advertise, n.logger)
+	dialer := &transport.Dialer{}
+	stream := transport.NewStreamLayer(n.mux, dialer)
+	fwdLn := n.mux.Listen(transport.HeaderForward)
+	n.netTrans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  stream,
+		MaxPool: 3,
+		Timeout: 10 * time.Second,
+		Logger:  n.logger.Named("raft-net"),
+	})
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.ID)
+	rc.Logger = n.logger.Named("raft")
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = 20 * time.Millisecond
+	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.SnapshotInterval = cfg.SnapshotInterval
+	rc.TrailingLogs = cfg.TrailingLogs
+	rc.MaxAppendEntries = 256
+	rc.BatchApplyCh = true
+	notify := make(chan bool, 16)
+	rc.NotifyCh = notify
+
+	hasState, err := raft.HasExistingState(store, store, snaps)
+	if err != nil {
+		return fmt.Errorf("inspect raft state: %w", err)
+	}
+	logs, err := raft.NewLogCache(512, store)
+	if err != nil {
+		return fmt.Errorf("create log cache: %w", err)
+	}
+	r, err := raft.NewRaft(rc, n.fsm, logs, store, snaps, n.netTrans)
+	if err != nil {
+		return fmt.Errorf("start raft: %w", err)
+	}
+	n.raft = r
+	if hasState {
+		n.logger.Info("resuming existing cluster state", "data", cfg.DataDir)
+	} else {
+		peers := cfg.Peers
+		if len(peers) == 0 {
+			peers = []Peer{{ID: cfg.ID, Addr: cfg.RaftAdvertise}}
+		}
+		var servers []raft.Server
+		for _, p := range peers {
+			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr)})
+		}
+		if err := r.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil {
+			return fmt.Errorf("%w: %v", ErrBootstrap, err)
+		}
+		n.logger.Info("bootstrapped new cluster", "members", len(servers), "seats", cfg.Seats)
+	}
+
+	n.forwarder = cluster.NewForwarder(cluster.ForwarderConfig{
+		Dialer:        dialer,
+		AnswerTimeout: cfg.RequestTimeout + 2*time.Second,
+		Logger:        n.logger,
+	})
+	n.fwdServer = cluster.NewServer(fwdLn, n, n.logger)
+
+	clientLn := cfg.ClientListener
+	if clientLn == nil {
+		if clientLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return fmt.Errorf("listen on client address: %w", err)
+		}
+	}
+	n.clientLn = clientLn
+
+	n.mux.Start()
+	n.fwdServer.Start()
+	n.bg.Add(4)
+	go n.watchLeadership(notify)
+	go n.runWriteBatcher()
+	go n.runReadBatcher()
+	go n.acceptClients()
+	n.logger.Info("node started", "id", cfg.ID, "listen", clientLn.Addr().String(), "raft", cfg.RaftAdvertise)
+	return nil
+}
+
+// ClientAddr returns the address the client protocol is served on.
+func (n *Node) ClientAddr() string { return n.clientLn.Addr().String() }
+
+// RaftAddr returns the node's advertised node-to-node address.
+func (n *Node) RaftAddr() string { return n.cfg.RaftAdvertise }
+
+// ID returns the node's id.
+func (n *Node) ID() string { return n.cfg.ID }
+
+// IsLeader reports whether this node is the Raft leader.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// LeaderID returns the id of the leader this node knows of, or "".
+func (n *Node) LeaderID() string {
+	_, id := n.raft.LeaderWithID()
+	return string(id)
+}
+
+// AppliedIndex returns the index of the last log entry applied to the FSM.
+func (n *Node) AppliedIndex() uint64 { return n.raft.AppliedIndex() }
+
+// FSM gives read access to the node's local (possibly stale) state; tests
+// use it to compare replicas.
+func (n *Node) FSM() *fsm.FSM { return n.fsm }
+
+// Snapshot asks Raft for a snapshot now (tests and operators).
+func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
+
+// Close shuts the node down gracefully: it stops accepting connections,
+// answers SHUTTING_DOWN to new requests, waits (bounded) for requests in
+// flight to be answered, closes client connections, then stops the
+// node-to-node listener, Raft and the stores, in that order.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.closing.Store(true)
+		n.clientLn.Close()
+
+		// Answer what is in flight (bounded by the request timeout).
+		drained := make(chan struct{})
+		go func() { n.inflight.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-time.After(n.cfg.RequestTimeout + time.Second):
+			n.logger.Warn("shutdown: requests still in flight after the request timeout")
+		}
+		// Wake every connection's reader; writers flush and close.
+		n.connsMu.Lock()
+		for c := range n.conns {
+			c.SetReadDeadline(time.Now())
+		}
+		n.connsMu.Unlock()
+		n.connsWG.Wait()
+
+		n.closeResources()
+	})
+	return n.closeErr
+}
+
+// closeResources stops the node-to-node plane, Raft and the stores. It is
+// safe on a partly opened node.
+func (n *Node) closeResources() {
+	var errs []error
+	if n.fwdServer != nil {
+		n.fwdServer.Close()
+	}
+	if n.forwarder != nil {
+		n.forwarder.Close()
+	}
+	if n.mux != nil {
+		n.mux.Close()
+	}
+	if n.raft != nil {
+		if err := n.raft.Shutdown().Error(); err != nil {
+			errs = append(errs, fmt.Errorf("shut down raft: %w", err))
+		}
+	}
+	close(n.stop)
+	n.bg.Wait()
+	if n.netTrans != nil {
+		n.netTrans.Close()
+	}
+	if n.store != nil {
+		if err := n.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close raft store: %w", err))
+		}
+	}
+	n.closeErr = errors.Join(errs...)
+}
+
+// Run starts a node and serves until ctx is cancelled (SIGINT or SIGTERM in
+// seatd), then shuts it down gracefully.
+func Run(ctx context.Context, cfg Config) error {
+	n, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	n.logger.Info("shutting down")
+	if err := n.Close(); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	n.logger.Info("stopped")
+	return nil
+}
