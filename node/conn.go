@@ -3,6 +3,7 @@ package node
 import (
 	"bufio"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -210,10 +211,23 @@ func (n *Node) writeAnswers(conn net.Conn, answers <-chan *call, progress *connP
 			}
 			if c.closeConn {
 				broken = true
-				conn.SetReadDeadline(time.Now())
+				closeGently(conn)
 			}
 		}
 		releaseCall(c)
 	}
+	conn.Close()
+}
+
+// closeGently ends a connection after a final answer such that the answer
+// arrives: it sends FIN, then reads and discards what the client still
+// sends for a moment, because closing a socket with unread input makes the
+// kernel send a reset that can destroy the answer in flight.
+func closeGently(conn net.Conn) {
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	conn.SetReadDeadline(time.Now().Add(time.Second))
+	io.Copy(io.Discard, io.LimitReader(conn, 1<<20))
 	conn.Close()
 }

@@ -170,7 +170,7 @@ func refLines(stream []byte) ([]string, error) {
 			if len(stream) > MaxLine {
 				return lines, ErrLineTooLong
 			}
-			return append(lines, string(stream)), io.EOF
+			return lines, io.ErrUnexpectedEOF
 		}
 		if i > MaxLine {
 			return lines, ErrLineTooLong

@@ -24,7 +24,8 @@ func NewLineReader(r io.Reader) *LineReader {
 
 // ReadLine returns the next line without its '\n' (a '\r' is left for Parse to
 // drop). The slice is valid only until the next call. At the end of the stream
-// a final unterminated line is returned before io.EOF. A line longer than
+// it returns io.EOF, or io.ErrUnexpectedEOF when the stream ends inside a
+// line: an unterminated line is never a request. A line longer than
 // MaxLine yields ErrLineTooLong.
 func (l *LineReader) ReadLine() ([]byte, error) {
 	line, err := l.r.ReadSlice('\n')
@@ -37,7 +38,10 @@ func (l *LineReader) ReadLine() ([]byte, error) {
 		if len(line) > MaxLine {
 			return nil, ErrLineTooLong
 		}
-		return line, nil
+		// A request ends with '\n'. A stream that stops in mid-line
+		// (a client dying while it writes "RESERVE 12") must not turn
+		// into a different request ("RESERVE 1").
+		return nil, io.ErrUnexpectedEOF
 	}
 	return nil, err
 }

@@ -60,15 +60,15 @@ func TestLineReader(t *testing.T) {
 		{"several lines", "RESERVE 1\nCANCEL 1 bob\r\n\n  \nSTATUS\nLEADER\n",
 			[]string{"RESERVE 1", "CANCEL 1 bob\r", "", "  ", "STATUS", "LEADER"}, io.EOF},
 		{"empty lines", "\n\n\r\n", []string{"", "", "\r"}, io.EOF},
-		{"unterminated final line", "STATUS\nLEADER", []string{"STATUS", "LEADER"}, io.EOF},
-		{"only an unterminated line", "LEADER", []string{"LEADER"}, io.EOF},
-		{"unterminated cr", "LEADER\r", []string{"LEADER\r"}, io.EOF},
+		{"unterminated final line", "STATUS\nLEADER", []string{"STATUS"}, io.ErrUnexpectedEOF},
+		{"only an unterminated line", "LEADER", nil, io.ErrUnexpectedEOF},
+		{"unterminated cr", "LEADER\r", nil, io.ErrUnexpectedEOF},
 		{"exactly MaxLine", max + "\n", []string{max}, io.EOF},
 		{"exactly MaxLine then more", max + "\nSTATUS\n" + max + "\n", []string{max, "STATUS", max}, io.EOF},
 		{"MaxLine after a short line", "STATUS\n" + max + "\nLEADER\n", []string{"STATUS", max, "LEADER"}, io.EOF},
 		{"exactly MaxLine with its cr", maxCR + "\n", []string{maxCR}, io.EOF},
-		{"MaxLine unterminated", max, []string{max}, io.EOF},
-		{"MaxLine unterminated after a line", "STATUS\n" + max, []string{"STATUS", max}, io.EOF},
+		{"MaxLine unterminated", max, nil, io.ErrUnexpectedEOF},
+		{"MaxLine unterminated after a line", "STATUS\n" + max, []string{"STATUS"}, io.ErrUnexpectedEOF},
 		{"MaxLine+1", over + "\n", nil, ErrLineTooLong},
 		{"MaxLine+1 after good lines", "STATUS\nLEADER\n" + over + "\nSTATUS\n", []string{"STATUS", "LEADER"}, ErrLineTooLong},
 		{"MaxLine and cr", max + "\r\n", nil, ErrLineTooLong},
@@ -111,7 +111,6 @@ func TestLineReaderBuffered(t *testing.T) {
 	}{
 		{"STATUS", len("LEADER\r\nRES")},
 		{"LEADER\r", len("RES")},
-		{"RES", 0},
 	}
 	for _, w := range want {
 		line, err := lr.ReadLine()
@@ -121,6 +120,9 @@ func TestLineReaderBuffered(t *testing.T) {
 		if n := lr.Buffered(); n != w.buffered {
 			t.Fatalf("Buffered after %q = %d, want %d", w.line, n, w.buffered)
 		}
+	}
+	if line, err := lr.ReadLine(); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("unterminated \"RES\": ReadLine = %q, %v; want io.ErrUnexpectedEOF", line, err)
 	}
 
 	// With a one-byte reader nothing is read ahead of the line.
@@ -168,7 +170,7 @@ func TestLineReaderError(t *testing.T) {
 // TestLineReaderParse feeds a pipelined stream through ReadLine and Parse,
 // the way the node does.
 func TestLineReaderParse(t *testing.T) {
-	stream := "reserve 1 alice id=a\r\n\r\n  \t\nSTATUS 1\nCANCEL\t1 alice\nLEADER\nbogus\nSTATUS"
+	stream := "reserve 1 alice id=a\r\n\r\n  \t\nSTATUS 1\nCANCEL\t1 alice\nLEADER\nbogus\nSTATUS\n"
 	want := []struct {
 		req Request
 		err error

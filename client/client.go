@@ -1,0 +1,360 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/seatd/seatd/protocol"
+)
+
+// Errors returned by a Client. Errors are wrapped with context; test them
+// with errors.Is.
+var (
+	// ErrNoNode means no node answered the request before Config.RetryFor or
+	// the caller's context ran out. The error also wraps the last cause
+	// (a dial error, a broken connection, context.DeadlineExceeded, ...).
+	ErrNoNode = errors.New("client: no node answered")
+	// ErrClosed means the Client was closed before or while the request was
+	// sent.
+	ErrClosed = errors.New("client: closed")
+	// ErrBadLine means Do was given a line it cannot send: a blank line
+	// (which the protocol never answers) or one holding a newline (which
+	// would be several requests).
+	ErrBadLine = errors.New("client: line cannot be sent")
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultDialTimeout    = 2 * time.Second
+	DefaultRetryFor       = 15 * time.Second
+	DefaultAttemptTimeout = 5 * time.Second
+)
+
+// Backoff between attempts: from minBackoff doubling up to maxBackoff.
+const (
+	minBackoff = 20 * time.Millisecond
+	maxBackoff = 500 * time.Millisecond
+)
+
+// Config configures a Client. Zero durations take the defaults above.
+type Config struct {
+	// Addrs are the client addresses (host:port) of the nodes, tried in turn.
+	Addrs []string
+	// DialTimeout bounds one connection attempt; default 2s.
+	DialTimeout time.Duration
+	// RetryFor is how long a request keeps being retried across nodes,
+	// counted from the start of the request; default 15s.
+	RetryFor time.Duration
+	// AttemptTimeout is how long one attempt waits for its answer before
+	// the node is deemed stuck: its connection is closed and the request
+	// goes to the next node; default 5s. Keep it above the nodes' own wait
+	// for a leader, or a slow election turns into needless reconnections.
+	AttemptTimeout time.Duration
+}
+
+// Client sends requests to a seatd cluster. It is safe for concurrent use by
+// many goroutines. Create it with New and release it with Close.
+type Client struct {
+	cfg    Config
+	dialer net.Dialer
+	pref   atomic.Int64 // index of the address requests start at
+
+	mu     sync.Mutex // guards closed and every slot's conn and dial
+	closed bool
+	slots  []slot
+
+	wg sync.WaitGroup // one per live connection reader
+}
+
+// slot is one address and its connection, if any.
+type slot struct {
+	addr string
+	conn *conn     // live connection, nil when none
+	dial *dialCall // dial in progress, nil when none
+}
+
+// dialCall lets requests wait for a dial that another request started.
+type dialCall struct {
+	done chan struct{} // closed when cn and err are set
+	cn   *conn
+	err  error
+}
+
+// New validates cfg and returns a Client. It does not dial: connections are
+// opened on first use.
+func New(cfg Config) (*Client, error) {
+	if len(cfg.Addrs) == 0 {
+		return nil, errors.New("client: config: no node address")
+	}
+	for name, d := range map[string]time.Duration{
+		"DialTimeout": cfg.DialTimeout, "RetryFor": cfg.RetryFor, "AttemptTimeout": cfg.AttemptTimeout,
+	} {
+		if d < 0 {
+			return nil, fmt.Errorf("client: config: negative %s %v", name, d)
+		}
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.RetryFor == 0 {
+		cfg.RetryFor = DefaultRetryFor
+	}
+	if cfg.AttemptTimeout == 0 {
+		cfg.AttemptTimeout = DefaultAttemptTimeout
+	}
+	cfg.Addrs = append([]string(nil), cfg.Addrs...)
+	c := &Client{cfg: cfg, dialer: net.Dialer{Timeout: cfg.DialTimeout}}
+	for _, a := range cfg.Addrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, fmt.Errorf("client: config: address %q: %w", a, err)
+		}
+		c.slots = append(c.slots, slot{addr: a})
+	}
+	return c, nil
+}
+
+// NewID returns a random exactly-once id: 32 hexadecimal characters (128
+// bits from crypto/rand), valid wherever the protocol takes id=.
+func NewID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails: crypto/rand crashes the program instead
+	return hex.EncodeToString(b[:])
+}
+
+// Do sends one raw request line (without or with its trailing newline) and
+// returns the response line without its newline.
+//
+// A RESERVE or CANCEL without id= gets a generated one, and is sent in the
+// canonical form protocol.AppendLine produces. Any other line goes out as
+// given, even one that does not parse, so that the caller sees the node's own
+// INVALID_COMMAND. A blank line, or one holding a newline, is not sent:
+// the error wraps ErrBadLine. See the package documentation for retries.
+func (c *Client) Do(ctx context.Context, line string) (string, error) {
+	wire, err := prepare(line)
+	if err != nil {
+		return "", err
+	}
+	return c.send(ctx, wire)
+}
+
+// prepare turns a caller's line into the bytes to send, newline included.
+func prepare(line string) ([]byte, error) {
+	line = strings.TrimSuffix(line, "\n")
+	if strings.IndexByte(line, '\n') >= 0 {
+		return nil, fmt.Errorf("%w: %q holds a newline", ErrBadLine, line)
+	}
+	// A line over the limit goes out as is: the node answers
+	// ERROR LINE_TOO_LONG whatever it holds.
+	if len(line) <= protocol.MaxLine {
+		req, err := protocol.Parse([]byte(line))
+		switch {
+		case errors.Is(err, protocol.ErrEmpty):
+			return nil, fmt.Errorf("%w: blank line", ErrBadLine)
+		case err == nil && req.Verb.IsWrite() && req.ID == "":
+			req.ID = NewID()
+			return protocol.AppendLine(nil, req), nil
+		}
+	}
+	return append([]byte(line), '\n'), nil
+}
+
+// Reserve books seat for holder ("" books it anonymously), exactly once.
+// It returns SUCCESS, a FAILED_* line or, when retries ran out, an ERROR
+// line. A holder the protocol does not allow is not sent: the error wraps
+// protocol.ErrInvalid.
+func (c *Client) Reserve(ctx context.Context, seat int, holder string) (string, error) {
+	return c.write(ctx, protocol.VerbReserve, seat, holder)
+}
+
+// Cancel frees seat booked by holder ("" for an anonymous booking), exactly
+// once. Answers and errors are as for Reserve.
+func (c *Client) Cancel(ctx context.Context, seat int, holder string) (string, error) {
+	return c.write(ctx, protocol.VerbCancel, seat, holder)
+}
+
+// Status asks for one seat (STATUS <seat>): FREE, BOOKED, BOOKED <holder> or
+// FAILED_INVALID_SEAT.
+func (c *Client) Status(ctx context.Context, seat int) (string, error) {
+	req := protocol.Request{Verb: protocol.VerbStatus, HasSeat: true, Seat: seatNumber(seat)}
+	return c.send(ctx, protocol.AppendLine(nil, req))
+}
+
+// Summary asks for the summary (STATUS): SEATS <total> FREE <free> BOOKED <booked>.
+func (c *Client) Summary(ctx context.Context) (string, error) {
+	return c.send(ctx, protocol.AppendLine(nil, protocol.Request{Verb: protocol.VerbStatus}))
+}
+
+// Leader asks who leads the cluster (LEADER): LEADER <node-id> ..., or
+// ERROR NO_LEADER when retries ran out without one.
+func (c *Client) Leader(ctx context.Context) (string, error) {
+	return c.send(ctx, protocol.AppendLine(nil, protocol.Request{Verb: protocol.VerbLeader}))
+}
+
+func (c *Client) write(ctx context.Context, verb protocol.Verb, seat int, holder string) (string, error) {
+	if holder != "" && !protocol.ValidHolder(holder) {
+		return "", fmt.Errorf("client: %v seat %d: holder %q: %w", verb, seat, holder, protocol.ErrInvalid)
+	}
+	req := protocol.Request{Verb: verb, HasSeat: true, Seat: seatNumber(seat), Holder: holder, ID: NewID()}
+	return c.send(ctx, protocol.AppendLine(nil, req))
+}
+
+// seatNumber maps a seat to protocol.Request.Seat, where 0 stands for any
+// seat number the node answers FAILED_INVALID_SEAT.
+func seatNumber(seat int) uint32 {
+	if seat < 1 || uint64(seat) > math.MaxUint32 {
+		return 0
+	}
+	return uint32(seat)
+}
+
+// send sends wire (one request line with its newline) until a final answer
+// comes, moving round the addresses as described in the package docs.
+func (c *Client) send(ctx context.Context, wire []byte) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RetryFor)
+	defer cancel()
+
+	n := int64(len(c.slots))
+	i := c.pref.Load()
+	backoff := minBackoff
+	var lastErrLine string // most recent ERROR answer
+	var lastErr error      // why the most recent attempt failed
+	for attempts := 1; ; attempts++ {
+		resp, err := c.attempt(ctx, int(i), wire)
+		switch {
+		case errors.Is(err, ErrClosed):
+			return "", err
+		case err != nil:
+			lastErr = err
+		case protocol.Classify(resp) == protocol.KindError && protocol.ErrorCodeOf(resp) != protocol.LineTooLong:
+			lastErrLine = resp
+			lastErr = fmt.Errorf("%s answered %q", c.slots[i].addr, resp)
+		default:
+			return resp, nil
+		}
+
+		// Move on, and make the next request start there too.
+		next := (i + 1) % n
+		c.pref.CompareAndSwap(i, next)
+		i = next
+
+		if ctx.Err() == nil {
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+			backoff = min(2*backoff, maxBackoff)
+		}
+		if ctx.Err() != nil {
+			if lastErrLine != "" {
+				return lastErrLine, nil
+			}
+			return "", fmt.Errorf("%w after %d attempts: %w", ErrNoNode, attempts, lastErr)
+		}
+	}
+}
+
+// attempt sends wire once to address i and waits for its answer.
+func (c *Client) attempt(ctx context.Context, i int, wire []byte) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	cn, err := c.conn(ctx, i)
+	if err != nil {
+		return "", err
+	}
+	return cn.roundTrip(ctx, wire, c.cfg.AttemptTimeout)
+}
+
+// conn returns the live connection to address i, dialling it if there is
+// none. Concurrent callers share one dial.
+func (c *Client) conn(ctx context.Context, i int) (*conn, error) {
+	s := &c.slots[i]
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if cn := s.conn; cn != nil {
+		c.mu.Unlock()
+		return cn, nil
+	}
+	if call := s.dial; call != nil {
+		c.mu.Unlock()
+		select {
+		case <-call.done:
+			return call.cn, call.err
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for dial to %s: %w", s.addr, ctx.Err())
+		}
+	}
+	call := &dialCall{done: make(chan struct{})}
+	s.dial = call
+	c.mu.Unlock()
+
+	nc, err := c.dialer.DialContext(ctx, "tcp", s.addr)
+
+	c.mu.Lock()
+	s.dial = nil
+	switch {
+	case err != nil:
+		call.err = err // a *net.OpError, which names the address
+	case c.closed:
+		nc.Close()
+		call.err = ErrClosed
+	default:
+		call.cn = newConn(c, i, nc)
+		s.conn = call.cn
+		c.wg.Add(1)
+		go call.cn.readLoop()
+	}
+	c.mu.Unlock()
+	close(call.done)
+	return call.cn, call.err
+}
+
+// forget removes cn from its slot if it is still there, so that the next
+// request to that address dials afresh.
+func (c *Client) forget(cn *conn) {
+	c.mu.Lock()
+	if s := &c.slots[cn.slot]; s.conn == cn {
+		s.conn = nil
+	}
+	c.mu.Unlock()
+}
+
+// Close closes every connection, fails the requests waiting on them with an
+// error wrapping ErrClosed, and waits for the connection readers to exit.
+// Later requests fail with ErrClosed. Close is idempotent and always
+// returns nil.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		c.wg.Wait()
+		return nil
+	}
+	c.closed = true
+	var conns []*conn
+	for i := range c.slots {
+		if cn := c.slots[i].conn; cn != nil {
+			conns = append(conns, cn)
+		}
+	}
+	c.mu.Unlock()
+	for _, cn := range conns {
+		cn.fail(ErrClosed)
+	}
+	c.wg.Wait()
+	return nil
+}
