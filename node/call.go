@@ -38,7 +38,7 @@ func releaseCall(c *call) {
 // finish answers the call. It must be called exactly once per call.
 func (c *call) finish(resp string) {
 	c.resp = resp
-	c.n.inflight.Done()
+	c.n.inflight.Add(-1)
 	c.done <- struct{}{}
 }
 

@@ -18,7 +18,6 @@ const (
 	maxBatchWrites        = 1024
 	maxOutstandingApplies = 4
 	maxReadBatch          = 4096
-	leaderPollInterval    = 5 * time.Millisecond
 )
 
 // submit starts a parsed request on its way. The call is answered through
@@ -107,9 +106,10 @@ func (n *Node) waitAndRoute(c *call) {
 	if c.deadline.Before(waitUntil) {
 		waitUntil = c.deadline
 	}
-	t := time.NewTicker(leaderPollInterval)
-	defer t.Stop()
+	timer := time.NewTimer(time.Until(waitUntil))
+	defer timer.Stop()
 	for {
+		changed := n.changes.wait()
 		if n.raft.State() == raft.Leader {
 			if n.readyTerm.Load() != 0 {
 				break
@@ -122,7 +122,8 @@ func (n *Node) waitAndRoute(c *call) {
 			return
 		}
 		select {
-		case <-t.C:
+		case <-changed:
+		case <-timer.C:
 		case <-n.stop:
 			c.finish(protocol.ErrorLine(protocol.ShuttingDown, ""))
 			return
@@ -134,7 +135,7 @@ func (n *Node) waitAndRoute(c *call) {
 // forwardedAnswer handles the leader's answer to a forwarded call.
 func (n *Node) forwardedAnswer(c *call, resp string, err error) {
 	switch {
-	case err == nil && protocol.ErrorCodeOf(resp) != protocol.NotLeader:
+	case err == nil && !leaderAppliedNothing(resp):
 		c.finish(resp)
 	case err == nil || errors.Is(err, cluster.ErrNotSent):
 		// The leader applied nothing: find the new leader and try again.
@@ -148,6 +149,14 @@ func (n *Node) forwardedAnswer(c *call, resp string, err error) {
 	default:
 		c.finish(protocol.ErrorLine(protocol.Timeout, "lost the connection to the leader; outcome unknown"))
 	}
+}
+
+// leaderAppliedNothing reports whether the leader's answer says it applied
+// nothing and another node may serve the request: it was not the leader
+// any more, or it is shutting down.
+func leaderAppliedNothing(resp string) bool {
+	code := protocol.ErrorCodeOf(resp)
+	return code == protocol.NotLeader || code == protocol.ShuttingDown
 }
 
 // pendingApply is one log entry being committed and the calls it carries.
@@ -236,11 +245,11 @@ func (n *Node) completeApply(p pendingApply) {
 			c.finish(protocol.ErrorLine(protocol.ShuttingDown, ""))
 		case notApplied:
 			c.attempted = false
-			n.route(c)
+			go n.route(c) // not inline: route may queue to the batcher that waits on us
 		case c.req.ID != "" && (errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrAbortedByRestore)):
 			// Safe to retry through the new leader: the id makes it
 			// exactly-once.
-			n.route(c)
+			go n.route(c)
 		default:
 			c.finish(protocol.ErrorLine(protocol.Timeout, "leadership lost before the write was committed; outcome unknown"))
 		}
@@ -314,6 +323,20 @@ func (n *Node) readLocal(req protocol.Request) string {
 	return protocol.SummaryLine(total, free, booked)
 }
 
+// relayObservations wakes waiting requests whenever Raft's leader or state
+// changes.
+func (n *Node) relayObservations(observations <-chan raft.Observation) {
+	defer n.bg.Done()
+	for {
+		select {
+		case <-observations:
+			n.changes.broadcast()
+		case <-n.stop:
+			return
+		}
+	}
+}
+
 // watchLeadership follows Raft's leadership changes. On becoming leader it
 // commits a barrier — so the FSM holds every entry committed in earlier
 // terms — creates the seats if the cluster is new, and only then marks the
@@ -354,5 +377,6 @@ func (n *Node) becomeReady() {
 		return
 	}
 	n.readyTerm.Store(term)
+	n.changes.broadcast()
 	n.logger.Info("leader ready", "term", term)
 }

@@ -42,10 +42,11 @@ type Node struct {
 	writes chan *call // to the write batcher (leader only)
 	reads  chan *call // to the read batcher (leader only)
 
-	connSeq   atomic.Uint64 // numbers client connections
-	closing   atomic.Bool   // set first thing in Close: new requests get SHUTTING_DOWN
-	stop      chan struct{} // closed by Close: background goroutines return
-	inflight  sync.WaitGroup
+	connSeq   atomic.Uint64  // numbers client connections
+	closing   atomic.Bool    // set first thing in Close: new requests get SHUTTING_DOWN
+	stop      chan struct{}  // closed by Close: background goroutines return
+	inflight  atomic.Int64   // requests read but not yet answered
+	changes   changeSignal   // wakes requests waiting for a leader
 	bg        sync.WaitGroup // batchers, leadership watcher, accept loop
 	connsMu   sync.Mutex
 	conns     map[net.Conn]struct{}
@@ -149,6 +150,14 @@ func (n *Node) open() error {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	n.raft = r
+	observations := make(chan raft.Observation, 16)
+	r.RegisterObserver(raft.NewObserver(observations, false, func(o *raft.Observation) bool {
+		switch o.Data.(type) {
+		case raft.LeaderObservation, raft.RaftState:
+			return true
+		}
+		return false
+	}))
 	if hasState {
 		n.logger.Info("resuming existing cluster state", "data", cfg.DataDir)
 	} else {
@@ -183,7 +192,8 @@ func (n *Node) open() error {
 
 	n.mux.Start()
 	n.fwdServer.Start()
-	n.bg.Add(4)
+	n.bg.Add(5)
+	go n.relayObservations(observations)
 	go n.watchLeadership(notify)
 	go n.runWriteBatcher()
 	go n.runReadBatcher()
@@ -230,12 +240,13 @@ func (n *Node) Close() error {
 		n.clientLn.Close()
 
 		// Answer what is in flight (bounded by the request timeout).
-		drained := make(chan struct{})
-		go func() { n.inflight.Wait(); close(drained) }()
-		select {
-		case <-drained:
-		case <-time.After(n.cfg.RequestTimeout + time.Second):
-			n.logger.Warn("shutdown: requests still in flight after the request timeout")
+		drainBy := time.Now().Add(n.cfg.RequestTimeout + time.Second)
+		for n.inflight.Load() > 0 {
+			if time.Now().After(drainBy) {
+				n.logger.Warn("shutdown: requests still in flight after the request timeout", "count", n.inflight.Load())
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 		// Wake every connection's reader; writers flush and close.
 		n.connsMu.Lock()
