@@ -124,7 +124,7 @@ func (tc *testCluster) waitForLeader() int {
 	testutil.WaitFor(tc.t, 15*time.Second, "a ready leader", func() bool {
 		leader = -1
 		for i, n := range tc.nodes {
-			if n != nil && n.IsLeader() && n.readyTerm.Load() != 0 {
+			if n != nil && n.leaderReady() {
 				if leader >= 0 {
 					return false
 				}

@@ -56,7 +56,7 @@ func (n *Node) route(c *call) {
 		return
 	}
 	if n.raft.State() == raft.Leader {
-		if n.readyTerm.Load() != 0 {
+		if n.leaderReady() {
 			if c.req.Verb.IsWrite() {
 				n.writes <- c
 			} else {
@@ -111,7 +111,7 @@ func (n *Node) waitAndRoute(c *call) {
 	for {
 		changed := n.changes.wait()
 		if n.raft.State() == raft.Leader {
-			if n.readyTerm.Load() != 0 {
+			if n.leaderReady() {
 				break
 			}
 		} else if addr, _ := n.raft.LeaderWithID(); addr != "" {
@@ -289,6 +289,12 @@ func (n *Node) runReadBatcher() {
 			c.finish(n.readLocal(c.req))
 		}
 	}
+}
+
+// leaderReady reports whether this node leads and has applied everything
+// committed before its current term began.
+func (n *Node) leaderReady() bool {
+	return n.raft.State() == raft.Leader && n.readyTerm.Load() == n.raft.CurrentTerm()
 }
 
 // confirmLeadership reports whether this node was, after the reads in hand
