@@ -209,16 +209,6 @@ func (d *decoder) uvarint() uint64 {
 	return v
 }
 
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.buf)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.buf = d.buf[n:]
-	return v
-}
-
 func (d *decoder) str() string {
 	n := d.uvarint()
 	if n > maxToken || n > uint64(len(d.buf)) {

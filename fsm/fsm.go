@@ -69,7 +69,10 @@ func (f *FSM) applyLocked(l *raft.Log) interface{} {
 	if err != nil {
 		return fmt.Errorf("apply log index %d: %w", l.Index, err)
 	}
-	return f.st.apply(&e)
+	if res := f.st.apply(&e); res != nil {
+		return res
+	}
+	return nil // an Init entry: a plain nil, not a typed nil slice
 }
 
 // Seats returns the seat count, 0 while the cluster is not initialised.

@@ -149,12 +149,21 @@ func readSnapshot(r io.Reader, opts Options) (*state, error) {
 			return fail("id result", err)
 		}
 		a.result = Result(r)
+		if a.result < ResultSuccess || a.result > ResultNotHolder {
+			return fail(fmt.Sprintf("id %q has unknown result %d", a.id, r), nil)
+		}
+		if _, dup := st.ids[a.id]; dup {
+			return fail(fmt.Sprintf("id %q appears twice", a.id), nil)
+		}
 		st.order = append(st.order, a)
 		st.ids[a.id] = a.result
 	}
 	end := make([]byte, len(snapshotEnd))
 	if _, err := io.ReadFull(br, end); err != nil || string(end) != snapshotEnd {
 		return fail("end marker", err)
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		return fail("data after the end marker", err)
 	}
 	return st, nil
 }
