@@ -36,7 +36,7 @@ var (
 const (
 	DefaultDialTimeout    = 2 * time.Second
 	DefaultRetryFor       = 15 * time.Second
-	DefaultAttemptTimeout = 5 * time.Second
+	DefaultAttemptTimeout = 10 * time.Second
 )
 
 // Backoff between attempts: from minBackoff doubling up to maxBackoff.

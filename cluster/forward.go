@@ -110,14 +110,20 @@ func (f *Forwarder) pick(addr string, key uint64) *fwdConn {
 		return nil
 	}
 	pool := f.pools[addr]
-	for len(pool) < f.cfg.Conns {
-		c := newFwdConn(f, addr)
-		pool = append(pool, c)
+	if pool == nil {
+		pool = make([]*fwdConn, f.cfg.Conns)
+		f.pools[addr] = pool
+	}
+	// A key keeps its slot when a connection is replaced, so one client
+	// connection's requests never split over two live links.
+	slot := int(key % uint64(len(pool)))
+	if pool[slot] == nil {
+		c := newFwdConn(f, addr, slot)
+		pool[slot] = c
 		f.wg.Add(1)
 		go c.run()
 	}
-	f.pools[addr] = pool
-	return pool[key%uint64(len(pool))]
+	return pool[slot]
 }
 
 // remove drops a dead connection from its pool.
@@ -125,17 +131,16 @@ func (f *Forwarder) remove(c *fwdConn) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	pool := f.pools[c.addr]
-	for i, p := range pool {
-		if p == c {
-			pool = append(pool[:i:i], pool[i+1:]...)
-			break
+	if pool == nil || pool[c.slot] != c {
+		return
+	}
+	pool[c.slot] = nil
+	for _, other := range pool {
+		if other != nil {
+			return
 		}
 	}
-	if len(pool) == 0 {
-		delete(f.pools, c.addr)
-	} else {
-		f.pools[c.addr] = pool
-	}
+	delete(f.pools, c.addr)
 }
 
 // Close closes every connection (requests still waiting get ErrConnLost or
@@ -145,7 +150,11 @@ func (f *Forwarder) Close() error {
 	f.closed = true
 	var all []*fwdConn
 	for _, pool := range f.pools {
-		all = append(all, pool...)
+		for _, c := range pool {
+			if c != nil {
+				all = append(all, c)
+			}
+		}
 	}
 	f.mu.Unlock()
 	for _, c := range all {
@@ -166,6 +175,7 @@ type pendingReq struct {
 type fwdConn struct {
 	f    *Forwarder
 	addr string
+	slot int           // index in the pool of addr
 	wake chan struct{} // cap 1: the queue is not empty
 
 	mu      sync.Mutex
@@ -175,8 +185,8 @@ type fwdConn struct {
 	conn    net.Conn
 }
 
-func newFwdConn(f *Forwarder, addr string) *fwdConn {
-	return &fwdConn{f: f, addr: addr, wake: make(chan struct{}, 1)}
+func newFwdConn(f *Forwarder, addr string, slot int) *fwdConn {
+	return &fwdConn{f: f, addr: addr, slot: slot, wake: make(chan struct{}, 1)}
 }
 
 func (c *fwdConn) enqueue(r Request) bool {

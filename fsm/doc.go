@@ -8,6 +8,8 @@
 // leader's clock written into each entry, made non-decreasing along the log.
 //
 // Log entries and snapshots carry a version byte so that a future format can
-// be added and an older node refuses what it does not understand instead of
-// diverging. The formats are described in docs/design.md and in codec.go.
+// be added. An older node that meets an entry it does not understand halts
+// its state machine (ErrHalted) instead of applying later entries without
+// it and diverging; a corrupt entry, the same bytes on every node, is
+// refused by every node alike and changes nothing. The formats are described in docs/design.md and in codec.go.
 package fsm

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -27,9 +28,18 @@ func DefaultOptions() Options {
 type FSM struct {
 	opts Options
 
-	mu sync.RWMutex // guards st against concurrent Apply, Restore and reads
+	mu sync.RWMutex // guards st and halted against concurrent Apply, Restore and reads
 	st *state
+	// halted is set when an entry of an unknown version or type was met:
+	// a newer node wrote it. From then on nothing is applied (applying
+	// later entries without it would diverge from the newer nodes) and
+	// no snapshot is taken (it would claim entries that were skipped).
+	halted error
 }
+
+// ErrHalted is wrapped by the error Apply returns for every entry after one
+// this code cannot understand; the node must be upgraded.
+var ErrHalted = errors.New("fsm: halted at a log entry of an unknown version or type")
 
 var (
 	_ raft.FSM         = (*FSM)(nil)
@@ -65,8 +75,17 @@ func (f *FSM) applyLocked(l *raft.Log) interface{} {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
+	if f.halted != nil {
+		return fmt.Errorf("apply log index %d: %w", l.Index, f.halted)
+	}
 	e, err := Decode(l.Data)
 	if err != nil {
+		if errors.Is(err, ErrVersion) || errors.Is(err, ErrEntryType) {
+			f.halted = fmt.Errorf("%w: log index %d: %w", ErrHalted, l.Index, err)
+			return f.halted
+		}
+		// Corrupt bytes are the same on every node: every node answers
+		// the same error and changes nothing, so replicas stay equal.
 		return fmt.Errorf("apply log index %d: %w", l.Index, err)
 	}
 	if res := f.st.apply(&e); res != nil {
@@ -117,6 +136,9 @@ func (f *FSM) AppliedID(id string) (Result, bool) {
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	if f.halted != nil {
+		return nil, f.halted
+	}
 	return &snapshot{
 		seats:      append([]seat(nil), f.st.seats...),
 		lastTimeMs: f.st.lastTimeMs,
@@ -134,6 +156,14 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	f.st = st
+	f.halted = nil
 	f.mu.Unlock()
 	return nil
+}
+
+// Halted returns the reason the FSM stopped applying entries, or nil.
+func (f *FSM) Halted() error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.halted
 }

@@ -719,8 +719,6 @@ func TestCorruptEntryChangesNothing(t *testing.T) {
 	}{
 		{"empty", nil, ErrShortEntry},
 		{"truncated", good[:len(good)-1], ErrCorruptData},
-		{"bad version", append([]byte{9}, good[1:]...), ErrVersion},
-		{"bad type", append([]byte{1, 7}, good[2:]...), ErrEntryType},
 		{"trailing byte", append(append([]byte{}, good...), 0), ErrCorruptData},
 		{"second write bad op", func() []byte {
 			d := AppendBatch(nil, 9_000_000, []Write{cnl(1, "alice", "c"), {Op: 3, Seat: 3}})
@@ -743,5 +741,42 @@ func TestCorruptEntryChangesNothing(t *testing.T) {
 	// The intact entry still applies afterwards.
 	if got := h.batch(9_000_000, cnl(1, "alice", "c"), rsv(3, "", "d")); !slices.Equal(got, []Result{ResultSuccess, ResultSuccess}) {
 		t.Fatalf("good entry after corrupt ones = %v", got)
+	}
+}
+
+// An entry of a newer version or type halts the FSM: applying later entries
+// without it would diverge from nodes that understood it, and a snapshot
+// would claim entries that were skipped.
+func TestUnknownVersionOrTypeHalts(t *testing.T) {
+	good := AppendBatch(nil, 9_000_000, []Write{rsv(3, "", "d")})
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want error
+	}{
+		{"newer version", append([]byte{9}, good[1:]...), ErrVersion},
+		{"unknown type", append([]byte{1, 7}, good[2:]...), ErrEntryType},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, testOpts)
+			h.init(1000, 5)
+			h.batch(1000, rsv(1, "alice", "a"))
+			before := dump(h.f)
+			err, _ := h.raw(tc.data).(error)
+			if !errors.Is(err, ErrHalted) || !errors.Is(err, tc.want) {
+				t.Fatalf("Apply = %v, want ErrHalted wrapping %v", err, tc.want)
+			}
+			if h.f.Halted() == nil {
+				t.Fatal("Halted() = nil after an unknown entry")
+			}
+			err, _ = h.raw(good).(error)
+			if !errors.Is(err, ErrHalted) {
+				t.Fatalf("entry after the unknown one: Apply = %v, want ErrHalted", err)
+			}
+			requireSameState(t, tc.name, dump(h.f), before)
+			if _, err := h.f.Snapshot(); !errors.Is(err, ErrHalted) {
+				t.Fatalf("Snapshot of a halted FSM = %v, want ErrHalted", err)
+			}
+		})
 	}
 }

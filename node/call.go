@@ -19,6 +19,8 @@ type call struct {
 	connKey   uint64    // the client connection: its forwarded requests share one link
 	attempted bool      // a write that reached Raft or the leader: outcome may be unknown
 	closeConn bool      // the connection closes after this answer
+	retries   int       // times the call was routed again after a failed attempt
+	waitUntil time.Time // end of this call's leader wait, once it started waiting
 	done      chan struct{}
 }
 

@@ -48,8 +48,11 @@ type Config struct {
 	// LeaderWait is how long a request waits for a leader during an
 	// election before it is answered ERROR NO_LEADER.
 	LeaderWait time.Duration
-	// RequestTimeout bounds how long any request may take before it is
-	// answered ERROR TIMEOUT.
+	// RequestTimeout bounds how long a request may wait to be sent to the
+	// log (queues, leader wait, retries) before it is answered ERROR
+	// TIMEOUT. A write already in the log is answered when its entry
+	// commits or when leadership is lost; a follower gives the leader
+	// RequestTimeout plus 2s to answer a forwarded request.
 	RequestTimeout time.Duration
 	// IdleTimeout closes client connections that send nothing for so long.
 	IdleTimeout time.Duration

@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -102,10 +103,14 @@ func (n *Node) expire(c *call) {
 // leader), at most LeaderWait, then routes the call again. Only elections
 // take this path, so a goroutine per waiting call is acceptable.
 func (n *Node) waitAndRoute(c *call) {
-	waitUntil := time.Now().Add(n.cfg.LeaderWait)
-	if c.deadline.Before(waitUntil) {
-		waitUntil = c.deadline
+	if c.waitUntil.IsZero() {
+		// The leader wait is counted once per request, not per retry.
+		c.waitUntil = time.Now().Add(n.cfg.LeaderWait)
+		if c.deadline.Before(c.waitUntil) {
+			c.waitUntil = c.deadline
+		}
 	}
+	waitUntil := c.waitUntil
 	timer := time.NewTimer(time.Until(waitUntil))
 	defer timer.Stop()
 	for {
@@ -132,6 +137,24 @@ func (n *Node) waitAndRoute(c *call) {
 	n.route(c)
 }
 
+// retry routes a call again after a short backoff that grows with each
+// retry, so that a follower whose idea of the leader is stale does not
+// hammer the old leader while the election runs.
+func (n *Node) retry(c *call) {
+	c.retries++
+	delay := min(time.Duration(1<<min(c.retries, 8))*time.Millisecond, 100*time.Millisecond)
+	go func() {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-n.changes.wait():
+		case <-n.stop:
+		}
+		n.waitAndRoute(c)
+	}()
+}
+
 // forwardedAnswer handles the leader's answer to a forwarded call.
 func (n *Node) forwardedAnswer(c *call, resp string, err error) {
 	switch {
@@ -139,11 +162,11 @@ func (n *Node) forwardedAnswer(c *call, resp string, err error) {
 		c.finish(resp)
 	case err == nil || errors.Is(err, cluster.ErrNotSent):
 		// The leader applied nothing: find the new leader and try again.
-		go n.waitAndRoute(c)
+		n.retry(c)
 	case !c.req.Verb.IsWrite() || c.req.ID != "":
 		// Reads, and writes with an id, are safe to send again: the id
 		// makes a repeated write answer its first result.
-		go n.waitAndRoute(c)
+		n.retry(c)
 	case errors.Is(err, cluster.ErrClosed):
 		c.finish(protocol.ErrorLine(protocol.ShuttingDown, ""))
 	default:
@@ -279,9 +302,17 @@ func (n *Node) runReadBatcher() {
 				break drain
 			}
 		}
+		if err := n.fsm.Halted(); err != nil {
+			// Answering from a state machine that stopped applying the
+			// log would be a stale read.
+			for _, c := range batch {
+				c.finish(protocol.ErrorLine(protocol.NoLeader, "this node cannot apply the log; upgrade it"))
+			}
+			continue
+		}
 		if !n.confirmLeadership() {
 			for _, c := range batch {
-				go n.waitAndRoute(c)
+				n.retry(c)
 			}
 			continue
 		}
@@ -364,20 +395,21 @@ func (n *Node) watchLeadership(notify <-chan bool) {
 
 func (n *Node) becomeReady() {
 	term := n.raft.CurrentTerm()
-	if err := n.raft.Barrier(n.cfg.RequestTimeout).Error(); err != nil {
-		n.logger.Warn("leader barrier failed", "term", term, "error", err)
-		return
-	}
-	if n.fsm.Seats() == 0 {
-		entry := fsm.AppendInit(nil, time.Now().UnixMilli(), uint32(n.cfg.Seats))
-		if err := n.raft.Apply(entry, n.cfg.RequestTimeout).Error(); err != nil {
-			n.logger.Warn("creating the seats failed", "error", err)
+	for attempt := 0; ; attempt++ {
+		err := n.prepareTerm()
+		if err == nil {
+			break
+		}
+		if n.raft.State() != raft.Leader || n.raft.CurrentTerm() != term {
+			n.logger.Info("leadership ended before the term was ready", "term", term, "error", err)
 			return
 		}
-		n.logger.Info("cluster created", "seats", n.cfg.Seats)
-	} else if n.fsm.Seats() != n.cfg.Seats {
-		n.logger.Warn("--seats differs from the cluster's seat count, which is fixed at creation",
-			"flag", n.cfg.Seats, "cluster", n.fsm.Seats())
+		n.logger.Warn("preparing leadership failed; retrying", "term", term, "error", err)
+		select {
+		case <-time.After(min(time.Duration(attempt+1)*50*time.Millisecond, time.Second)):
+		case <-n.stop:
+			return
+		}
 	}
 	if n.raft.CurrentTerm() != term {
 		return
@@ -385,4 +417,23 @@ func (n *Node) becomeReady() {
 	n.readyTerm.Store(term)
 	n.changes.broadcast()
 	n.logger.Info("leader ready", "term", term)
+}
+
+// prepareTerm commits a barrier (so the FSM holds every entry committed in
+// earlier terms) and creates the seats if the cluster is new.
+func (n *Node) prepareTerm() error {
+	if err := n.raft.Barrier(n.cfg.RequestTimeout).Error(); err != nil {
+		return fmt.Errorf("barrier: %w", err)
+	}
+	if n.fsm.Seats() == 0 {
+		entry := fsm.AppendInit(nil, time.Now().UnixMilli(), uint32(n.cfg.Seats))
+		if err := n.raft.Apply(entry, n.cfg.RequestTimeout).Error(); err != nil {
+			return fmt.Errorf("create the seats: %w", err)
+		}
+		n.logger.Info("cluster created", "seats", n.cfg.Seats)
+	} else if n.fsm.Seats() != n.cfg.Seats {
+		n.logger.Warn("--seats differs from the cluster's seat count, which is fixed at creation",
+			"flag", n.cfg.Seats, "cluster", n.fsm.Seats())
+	}
+	return nil
 }

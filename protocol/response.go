@@ -30,8 +30,9 @@ const (
 	ShuttingDown ErrorCode = "SHUTTING_DOWN" // node stopping; nothing applied
 
 	// NotLeader is spoken only between nodes: the node a request was
-	// forwarded to is not the leader and applied nothing, so the sender
-	// may try the real leader. Clients never see it.
+	// forwarded to is not the leader, so the sender may try the real
+	// leader. It applied nothing — or, for a write with an id, may have,
+	// which a retry with the same id resolves. Clients never see it.
 	NotLeader ErrorCode = "NOT_LEADER"
 )
 
