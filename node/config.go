@@ -151,6 +151,9 @@ func (c *Config) Validate() error {
 	if c.HeartbeatTimeout <= 0 || c.ElectionTimeout <= 0 || c.LeaderLeaseTimeout <= 0 {
 		return bad("raft timeouts must be positive")
 	}
+	if c.ElectionTimeout < c.HeartbeatTimeout {
+		return bad("election timeout (%s) must not be below the heartbeat timeout (%s)", c.ElectionTimeout, c.HeartbeatTimeout)
+	}
 	if c.LeaderLeaseTimeout > c.HeartbeatTimeout {
 		return bad("leader lease timeout (%s) must not exceed the heartbeat timeout (%s)", c.LeaderLeaseTimeout, c.HeartbeatTimeout)
 	}

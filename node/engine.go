@@ -115,16 +115,16 @@ func (n *Node) waitAndRoute(c *call) {
 	defer timer.Stop()
 	for {
 		changed := n.changes.wait()
+		if !time.Now().Before(waitUntil) {
+			n.expire(c)
+			return
+		}
 		if n.raft.State() == raft.Leader {
 			if n.leaderReady() {
 				break
 			}
 		} else if addr, _ := n.raft.LeaderWithID(); addr != "" {
 			break
-		}
-		if !time.Now().Before(waitUntil) {
-			n.expire(c)
-			return
 		}
 		select {
 		case <-changed:

@@ -271,6 +271,11 @@ func (n *Node) closeResources() {
 	if n.forwarder != nil {
 		n.forwarder.Close()
 	}
+	// The transport first (it marks itself shut down, so its accept loop
+	// ends quietly), then the mux under it, then Raft.
+	if n.netTrans != nil {
+		n.netTrans.Close()
+	}
 	if n.mux != nil {
 		n.mux.Close()
 	}
@@ -281,9 +286,6 @@ func (n *Node) closeResources() {
 	}
 	close(n.stop)
 	n.bg.Wait()
-	if n.netTrans != nil {
-		n.netTrans.Close()
-	}
 	if n.store != nil {
 		if err := n.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close raft store: %w", err))

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -54,6 +55,9 @@ func main() {
 	defer stop()
 	if err := node.Run(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "seatd:", err)
+		if errors.Is(err, node.ErrConfig) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
