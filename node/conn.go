@@ -99,6 +99,12 @@ func (n *Node) serveConn(conn net.Conn, forwarded bool) {
 	for {
 		if !forwarded {
 			conn.SetReadDeadline(time.Now().Add(n.cfg.IdleTimeout))
+			// Checked after arming the deadline: Close sets closing
+			// first and then expires every deadline, so either this
+			// sees closing or the read below is woken.
+			if n.closing.Load() {
+				return
+			}
 		}
 		line, err := lines.ReadLine()
 		if err != nil {
@@ -210,13 +216,19 @@ func (n *Node) writeAnswers(conn net.Conn, answers <-chan *call, progress *connP
 				flush()
 			}
 			if c.closeConn {
+				flush()
 				broken = true
 				closeGently(conn)
 			}
 		}
 		releaseCall(c)
 	}
-	conn.Close()
+	flush()
+	if broken {
+		conn.Close()
+		return
+	}
+	closeGently(conn)
 }
 
 // closeGently ends a connection after a final answer such that the answer

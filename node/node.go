@@ -115,6 +115,7 @@ func (n *Node) open() error {
 	dialer := &transport.Dialer{}
 	stream := transport.NewStreamLayer(n.mux, dialer)
 	fwdLn := n.mux.Listen(transport.HeaderForward)
+	inspectLn := n.mux.Listen(transport.HeaderInspect)
 	n.netTrans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,
 		MaxPool: 3,
@@ -192,7 +193,8 @@ func (n *Node) open() error {
 
 	n.mux.Start()
 	n.fwdServer.Start()
-	n.bg.Add(5)
+	n.bg.Add(6)
+	go n.serveInspect(inspectLn)
 	go n.relayObservations(observations)
 	go n.watchLeadership(notify)
 	go n.runWriteBatcher()
@@ -248,7 +250,8 @@ func (n *Node) Close() error {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		// Wake every connection's reader; writers flush and close.
+		// Wake every client connection's reader: it stops reading, its
+		// writer answers what was read and closes.
 		n.connsMu.Lock()
 		for c := range n.conns {
 			c.SetReadDeadline(time.Now())
