@@ -1,6 +1,9 @@
 package fsm
 
 import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -159,6 +162,22 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.halted = nil
 	f.mu.Unlock()
 	return nil
+}
+
+// Digest returns a hash of the whole state (seats, applied ids, clock),
+// equal on two nodes exactly when their states are equal. It encodes the
+// state as a snapshot would, so it costs a full copy: for tests and checks,
+// not for the hot path.
+func (f *FSM) Digest() string {
+	snap, err := f.Snapshot()
+	if err != nil {
+		return "halted"
+	}
+	h := sha256.New()
+	w := bufio.NewWriter(h)
+	snap.(*snapshot).encode(w)
+	w.Flush()
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // Halted returns the reason the FSM stopped applying entries, or nil.

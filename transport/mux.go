@@ -14,6 +14,7 @@ import (
 const (
 	HeaderRaft    byte = 1 // hashicorp/raft's NetworkTransport
 	HeaderForward byte = 2 // request forwarding from followers to the leader
+	HeaderInspect byte = 3 // a one-line report of the node's applied state (tests, operators)
 )
 
 // headerTimeout bounds how long a new connection may take to send its header

@@ -1,0 +1,196 @@
+package robustness
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+var (
+	soak     = flag.Duration("soak", 0, "run random schedules for this long (scripts/soak.sh)")
+	seedFlag = flag.Int64("seed", 0, "run only this seed (reproduce a failure)")
+	keepDir  = flag.String("keep", "", "directory for run artifacts (default: a temporary directory, kept on failure)")
+)
+
+// requireNetns skips when the machine cannot build test networks, unless
+// SEATD_REQUIRE_NETNS=1 (set by .ci/run), which makes that a failure.
+func requireNetns(t *testing.T) {
+	t.Helper()
+	if err := CheckPrivileges(); err != nil {
+		if os.Getenv("SEATD_REQUIRE_NETNS") == "1" {
+			t.Fatalf("robustness suite cannot run: %v", err)
+		}
+		t.Skipf("robustness suite needs root with ip and nft (set SEATD_REQUIRE_NETNS=1 to make this fatal): %v", err)
+	}
+}
+
+// buildSeatd builds the seatd binary, with optional build tags, into dir.
+func buildSeatd(t *testing.T, dir string, tags string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "seatd")
+	if tags != "" {
+		bin += "-" + tags
+	}
+	args := []string{"build", "-o", bin}
+	if tags != "" {
+		args = append(args, "-tags", tags)
+	}
+	args = append(args, "github.com/seatd/seatd/cmd/seatd")
+	cmd := exec.Command("go", args...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build seatd (tags %q): %v\n%s", tags, err, out)
+	}
+	return bin
+}
+
+// schedule is one named configuration of the suite.
+type schedule struct {
+	name   string
+	nodes  int
+	window int // seats in play at once: 5 = high contention
+	faults []FaultKind
+	count  int
+}
+
+// ciSchedules run on every submission: both cluster sizes, both seat
+// spaces, every fault kind.
+var ciSchedules = []schedule{
+	{"3n-contention", 3, 5, []FaultKind{KillLeader, PauseLeader, IsolateLeader, PartitionBridge, KillMajority}, 5},
+	{"3n-wide", 3, 1000, []FaultKind{PartitionRandom, KillRandom, PartitionMinority, KillLeader}, 4},
+	{"5n-contention", 5, 5, []FaultKind{IsolateLeader, PartitionBridge, KillMajority, PauseLeader, PartitionMinority}, 5},
+	{"5n-wide", 5, 1000, []FaultKind{KillLeader, PartitionRandom, KillRandom, PauseLeader}, 4},
+}
+
+// nodeFlags shrink timings so faults resolve quickly, and make snapshots
+// frequent so that ids and seats cross snapshot/restore during the run.
+var nodeFlags = []string{
+	"--heartbeat-timeout", "400ms", "--election-timeout", "400ms", "--leader-lease-timeout", "300ms",
+	"--leader-wait", "2s", "--request-timeout", "4s",
+	"--snapshot-threshold", "256", "--snapshot-interval", "500ms", "--trailing-logs", "128",
+	"--log-level", "debug",
+}
+
+func runConfig(t *testing.T, bin, dir string, netID int, s schedule, seed int64) RunConfig {
+	clients := 4 * s.nodes
+	return RunConfig{
+		Binary:     bin,
+		Dir:        dir,
+		NetID:      netID,
+		Nodes:      s.nodes,
+		Seats:      200000,
+		Seed:       seed,
+		Faults:     s.faults,
+		FaultCount: s.count,
+		MinHold:    time.Second,
+		MaxHold:    2500 * time.Millisecond,
+		Warmup:     3 * time.Second,
+		Gap:        time.Second,
+		Workload: WorkloadConfig{
+			Clients:        clients,
+			Window:         s.window,
+			WindowOps:      s.window * 120,
+			Interval:       5 * time.Millisecond,
+			AttemptTimeout: 3 * time.Second,
+			OpTimeout:      12 * time.Second,
+		},
+		MinRate:       100,
+		RecoveryBound: 15 * time.Second,
+		CheckTimeout:  2 * time.Minute,
+		NodeFlags:     nodeFlags,
+		Logf:          t.Logf,
+	}
+}
+
+func artifactDir(t *testing.T, name string) string {
+	base := *keepDir
+	if base == "" {
+		var err error
+		if base, err = os.MkdirTemp("", "seatd-robustness-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(base, name)
+	t.Cleanup(func() {
+		if !t.Failed() && *keepDir == "" {
+			os.RemoveAll(base)
+		}
+	})
+	return dir
+}
+
+// TestRobustness is the bounded suite CI runs: several seeded schedules on
+// three and five nodes with kills, pauses and real partitions, each checked
+// for every guarantee.
+func TestRobustness(t *testing.T) {
+	if *soak > 0 {
+		t.Skip("-soak given: TestSoak runs instead")
+	}
+	requireNetns(t)
+	bin := buildSeatd(t, t.TempDir(), "")
+	for i, s := range ciSchedules {
+		s := s
+		seed := int64(100 + i)
+		if *seedFlag != 0 {
+			seed = *seedFlag
+		}
+		t.Run(s.name, func(t *testing.T) {
+			rep, err := Run(runConfig(t, bin, artifactDir(t, fmt.Sprintf("%s-seed%d", s.name, seed)), 40+i, s, seed))
+			if err != nil {
+				t.Fatalf("run could not be carried out: %v", err)
+			}
+			t.Log(rep.Summary())
+			for _, f := range rep.Faults {
+				t.Logf("  %s", f)
+			}
+			if rep.Failed() {
+				t.Fatalf("violations (artifacts in %s):\n%s", rep.Artifacts, joinLines(rep.Violations))
+			}
+		})
+	}
+}
+
+// TestSoak runs random schedules until -soak has passed, printing one
+// summary line per schedule (scripts/soak.sh).
+func TestSoak(t *testing.T) {
+	if *soak == 0 {
+		t.Skip("only with -soak")
+	}
+	requireNetns(t)
+	bin := buildSeatd(t, t.TempDir(), "")
+	deadline := time.Now().Add(*soak)
+	failed := 0
+	for k := 0; time.Now().Before(deadline); k++ {
+		seed := time.Now().UnixNano() % 1_000_000
+		if *seedFlag != 0 {
+			seed = *seedFlag
+		}
+		s := ciSchedules[k%len(ciSchedules)]
+		s.faults, s.count = AllFaults, 8
+		rep, err := Run(runConfig(t, bin, artifactDir(t, fmt.Sprintf("soak-%s-seed%d", s.name, seed)), 60+k%100, s, seed))
+		if err != nil {
+			t.Errorf("seed %d: run could not be carried out: %v", seed, err)
+			failed++
+			continue
+		}
+		fmt.Printf("SOAK %s %s\n", s.name, rep.Summary())
+		if rep.Failed() {
+			failed++
+			t.Errorf("seed %d (%s): violations:\n%s", seed, s.name, joinLines(rep.Violations))
+		}
+	}
+	if failed > 0 {
+		t.Fatalf("%d soak runs failed", failed)
+	}
+}
+
+func joinLines(ss []string) string {
+	out := ""
+	for _, s := range ss {
+		out += "  " + s + "\n"
+	}
+	return out
+}
