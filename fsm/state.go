@@ -101,7 +101,7 @@ func (s *state) apply(e *Entry) []Result {
 }
 
 func (s *state) applyWrite(w *Write) Result {
-	if w.ID != "" {
+	if w.ID != "" && !mutNoDedup {
 		if r, ok := s.ids[w.ID]; ok {
 			return r
 		}

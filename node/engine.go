@@ -56,6 +56,9 @@ func (n *Node) route(c *call) {
 		n.expire(c)
 		return
 	}
+	if n.mutantLocalRead(c) {
+		return
+	}
 	if n.raft.State() == raft.Leader {
 		if n.leaderReady() {
 			if c.req.Verb.IsWrite() {
@@ -238,6 +241,10 @@ func (n *Node) runWriteBatcher() {
 				op = fsm.OpCancel
 			}
 			entry = fsm.AppendWrite(entry, fsm.Write{Op: op, Seat: c.req.Seat, Holder: c.req.Holder, ID: c.req.ID})
+		}
+		if n.mutantEarlyAck(batch, entry) {
+			<-slots
+			continue
 		}
 		applies <- pendingApply{future: n.raft.Apply(entry, n.cfg.RequestTimeout), calls: batch}
 	}
