@@ -35,7 +35,9 @@ func TestRobustnessCatchesMutants(t *testing.T) {
 		t.Run(m.tag, func(t *testing.T) {
 			bin := buildSeatd(t, dir, m.tag)
 			s := schedule{name: m.tag, nodes: 3, window: 5, faults: m.faults, count: len(m.faults)}
-			cfg := runConfig(t, bin, artifactDir(t, m.tag), 80+i, s, int64(200+i))
+			// A mutant is expected to fail: its artifacts go with the
+			// test's temporary directory.
+			cfg := runConfig(t, bin, t.TempDir(), 80+i, s, int64(200+i))
 			cfg.Logf = func(string, ...any) {}
 			rep, err := Run(cfg)
 			if err != nil {
@@ -74,7 +76,7 @@ func TestMutantMatrix(t *testing.T) {
 			if k == "none" {
 				s.count = 0
 			}
-			cfg := runConfig(t, bin, artifactDir(t, fmt.Sprintf("%s-%s", m.tag, k)), 100+i*10+j, s, int64(300+j))
+			cfg := runConfig(t, bin, t.TempDir(), 100+i*10+j, s, int64(300+j))
 			cfg.SkipResend = true
 			cfg.Logf = func(string, ...any) {}
 			if k == "none" {
