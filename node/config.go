@@ -60,6 +60,9 @@ type Config struct {
 	// unanswered before the node stops reading from it (back-pressure).
 	MaxInFlight int
 
+	// PprofAddr, when set, serves Go's profiling endpoints there.
+	PprofAddr string
+
 	// Logger receives every log line, Raft's included.
 	Logger hclog.Logger
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -33,6 +34,7 @@ type Node struct {
 	forwarder *cluster.Forwarder
 	fwdServer *cluster.Server
 	clientLn  net.Listener
+	pprofSrv  *http.Server
 
 	// readyTerm is the term in which this node, as leader, has applied
 	// every entry committed before its term began (0: not ready). Reads
@@ -191,6 +193,11 @@ func (n *Node) open() error {
 	}
 	n.clientLn = clientLn
 
+	if cfg.PprofAddr != "" {
+		if err := n.startPprof(cfg.PprofAddr); err != nil {
+			return fmt.Errorf("listen on pprof address: %w", err)
+		}
+	}
 	n.mux.Start()
 	n.fwdServer.Start()
 	n.bg.Add(6)
@@ -268,6 +275,9 @@ func (n *Node) Close() error {
 // safe on a partly opened node.
 func (n *Node) closeResources() {
 	var errs []error
+	if n.pprofSrv != nil {
+		n.pprofSrv.Close()
+	}
 	if n.fwdServer != nil {
 		n.fwdServer.Close()
 	}

@@ -2,22 +2,32 @@
 //
 //	seat [--addr host:port[,host:port...]] [--timeout 15s] <VERB> [args...]
 //	seat [--addr ...] [--timeout ...]
+//	seat [--addr ...] bench [bench flags]
 //
 // With a verb it sends one request (the arguments joined by spaces), prints
 // the response line and exits 0 for SUCCESS/FREE/BOOKED/SEATS/LEADER, 1 for
 // FAILED_* and INVALID_COMMAND, 2 for ERROR or no reachable node. Without
 // one it runs an interactive prompt on stdin. Flags come before the verb.
 // The addresses are tried in turn when a node is down.
+//
+// "seat bench" runs the load generator of package bench against the
+// cluster and prints what it measured (a table, or JSON with --json); see
+// "seat bench --help" and scripts/bench.sh.
 package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/seatd/seatd/bench"
 	"github.com/seatd/seatd/client"
 )
 
@@ -30,8 +40,9 @@ func main() {
 	flag.Usage = func() {
 		w := flag.CommandLine.Output()
 		fmt.Fprintf(w, "usage:\n"+
-			"  seat [flags] <VERB> [args...]   send one request, print the response line\n"+
-			"  seat [flags]                    interactive prompt\n"+
+			"  seat [flags] <VERB> [args...]      send one request, print the response line\n"+
+			"  seat [flags]                       interactive prompt\n"+
+			"  seat [flags] bench [bench flags]   load the cluster and measure it (seat bench --help)\n"+
 			"verbs: RESERVE <seat> [<holder>] [id=<id>], CANCEL <seat> [<holder>] [id=<id>],\n"+
 			"       STATUS [<seat>], LEADER\n"+
 			"exit status: 0 done, 1 FAILED_* or INVALID_COMMAND, 2 ERROR or no reachable node\n"+
@@ -39,19 +50,99 @@ func main() {
 		flag.PrintDefaults()
 	}
 	flag.Parse()
+	if args := flag.Args(); len(args) > 0 && args[0] == "bench" {
+		os.Exit(runBench(*addrs, args[1:]))
+	}
 	os.Exit(run(*addrs, *timeout, flag.Args()))
+}
+
+// runBench parses the flags of "seat bench", runs the benchmark and prints
+// its result. It returns the exit status: 0 when the run completed, 2 when
+// it failed.
+func runBench(addrs string, args []string) int {
+	fs := flag.NewFlagSet("seat bench", flag.ContinueOnError)
+	addrFlag := fs.String("addr", addrs, "comma-separated client addresses of the nodes, in node order (see --ids)")
+	ids := fs.String("ids", "", "comma-separated node ids of the --addr addresses, in the same order (default n1,n2,... as scripts/cluster.sh)")
+	workload := fs.String("workload", bench.DefaultWorkload, "distinct, contention, mixed or read")
+	target := fs.String("target", bench.DefaultTarget, "all (clients round robin over all nodes), leader or follower (all clients on one node)")
+	clients := fs.Int("clients", bench.DefaultClients, "connections, each with its own load")
+	pipeline := fs.Int("pipeline", bench.DefaultPipeline, "requests in flight per connection")
+	duration := fs.Duration("duration", bench.DefaultDuration, "measured time, after the warm-up")
+	warmup := fs.Duration("warmup", 2*time.Second, "load time before measuring starts")
+	seatStart := fs.Int("seat-start", bench.DefaultSeatStart, "first seat of the distinct RESERVEs")
+	seats := fs.Int("seats", bench.DefaultSeats, "size of the distinct seat space; the cluster needs --seat-start + --seats - 1 seats")
+	asJSON := fs.Bool("json", false, "print the result as JSON (for benchreport) instead of a table")
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "usage: seat [--addr ...] bench [flags]\n"+
+			"Loads the cluster over the raw protocol for --warmup plus --duration and prints\n"+
+			"committed ops/s, answers by kind and latency percentiles of the --duration part.\n"+
+			"workloads: distinct (RESERVE never-booked seats), contention (RESERVE/CANCEL seats 1-5),\n"+
+			"           mixed (half STATUS of booked seats, half distinct), read (STATUS of seats 1..1000)\n"+
+			"flags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "seat bench: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *clients < 1 || *pipeline < 1 || *duration <= 0 {
+		fmt.Fprintln(os.Stderr, "seat bench: --clients, --pipeline and --duration must be positive")
+		return 2
+	}
+	cfg := bench.Config{
+		Addrs:     splitList(*addrFlag),
+		IDs:       splitList(*ids),
+		Target:    *target,
+		Workload:  *workload,
+		Clients:   *clients,
+		Pipeline:  *pipeline,
+		Duration:  *duration,
+		Warmup:    *warmup,
+		SeatStart: *seatStart,
+		Seats:     *seats,
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := bench.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "seat bench: %v\n", err)
+		return 2
+	}
+	if *asJSON {
+		out, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "seat bench: %v\n", err)
+			return 2
+		}
+		fmt.Println(string(out))
+		return 0
+	}
+	fmt.Print(res.Text())
+	return 0
+}
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var list []string
+	for a := range strings.SplitSeq(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			list = append(list, a)
+		}
+	}
+	return list
 }
 
 // run does the work of main and returns the exit status, so that deferred
 // calls run before os.Exit.
 func run(addrs string, timeout time.Duration, args []string) int {
-	var list []string
-	for a := range strings.SplitSeq(addrs, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			list = append(list, a)
-		}
-	}
-	c, err := client.New(client.Config{Addrs: list, RetryFor: timeout})
+	c, err := client.New(client.Config{Addrs: splitList(addrs), RetryFor: timeout})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "seat: %v\n", err)
 		return 2
@@ -66,8 +157,9 @@ func run(addrs string, timeout time.Duration, args []string) int {
 		}
 		return 0
 	}
-	// Subcommands that are not protocol verbs (seat bench, seat certs, ...)
-	// will be dispatched here on args[0]; anything else is a request.
+	// Subcommands that are not protocol verbs (seat certs, ...) will be
+	// dispatched here on args[0] ("bench" is dispatched by main); anything
+	// else is a request.
 	resp, err := c.Do(ctx, strings.Join(args, " "))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "seat: %v\n", err)

@@ -36,6 +36,7 @@ func main() {
 	fs.DurationVar(&cfg.RequestTimeout, "request-timeout", cfg.RequestTimeout, "longest time a request may take before ERROR TIMEOUT")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "close client connections idle for this long")
 	fs.IntVar(&cfg.MaxInFlight, "max-inflight", cfg.MaxInFlight, "unanswered requests per connection before the node stops reading it")
+	fs.StringVar(&cfg.PprofAddr, "pprof", "", "serve Go profiling endpoints on this address (e.g. 127.0.0.1:6060); off by default")
 	logLevel := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
 	fs.Parse(os.Args[1:])
 

@@ -1,0 +1,49 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// ReadResultFile reads a Result from a JSON file written by
+// "seat bench --json".
+func ReadResultFile(path string) (*Result, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("bench: reading result: %w", err)
+	}
+	var r Result
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("bench: result %s: %w", path, err)
+	}
+	if r.Workload == "" || r.Clients == 0 {
+		return nil, fmt.Errorf("bench: result %s: not a seat bench result (no workload or clients)", path)
+	}
+	return &r, nil
+}
+
+// MarkdownTable returns a markdown table of results, one row each: label,
+// workload, target, clients, pipeline, committed ops/s, latency p50, p90,
+// p99, p99.9 and max in ms, connection errors, ERROR answers, and the
+// answers by kind.
+func MarkdownTable(results []LabeledResult) string {
+	var b strings.Builder
+	b.WriteString("| run | workload | target | clients | pipeline | committed ops/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | conn errors | ERROR answers | answers |\n")
+	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	for _, lr := range results {
+		r := lr.Result
+		if r == nil {
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %.0f | %s | %s | %s | %s | %s | %d | %d | %s |\n",
+			mdEscape(lr.Label), r.Workload, r.Target, r.Clients, r.Pipeline, r.OpsPerSec,
+			fmtMs(r.Latency.P50), fmtMs(r.Latency.P90), fmtMs(r.Latency.P99),
+			fmtMs(r.Latency.P999), fmtMs(r.Latency.Max),
+			r.Errors, r.ErrorAnswers(), mdEscape(r.AnswerSummary()))
+	}
+	return b.String()
+}
+
+func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
