@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -492,5 +493,31 @@ func TestRestartResumesWithoutBootstrap(t *testing.T) {
 	}
 	if got := c.Do(t, "STATUS 4"); got != "BOOKED dora" {
 		t.Fatalf("after full restart STATUS 4 = %q", got)
+	}
+}
+
+func TestWALLogStoreSurvivesRestart(t *testing.T) {
+	tc := newTestCluster(t, 3, 5, func(c *Config) { c.LogStore = LogStoreWAL })
+	c := testutil.DialLine(t, tc.addr(tc.followers()[0]))
+	if got := c.Do(t, "RESERVE 2 wal id=w-1"); got != "SUCCESS" {
+		t.Fatalf("RESERVE with the wal store = %q", got)
+	}
+	tc.closeAll()
+	for i := range tc.cfgs {
+		tc.restart(i)
+	}
+	tc.waitForLeader()
+	if got := testutil.DialLine(t, tc.addr(0)).Do(t, "STATUS 2"); got != "BOOKED wal" {
+		t.Fatalf("after restart STATUS 2 = %q", got)
+	}
+	// A data directory keeps the store it was created with.
+	cfg := tc.cfgs[0]
+	tc.stop(0)
+	cfg.LogStore = LogStoreBolt
+	cfg.RaftListener, cfg.ClientListener = nil, nil
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Logger = nil
+	if _, err := New(cfg); err == nil || !errors.Is(err, ErrConfig) {
+		t.Fatalf("opening a wal data dir with --log-store boltdb: err = %v, want ErrConfig", err)
 	}
 }

@@ -26,6 +26,8 @@ type Config struct {
 	// defaults to Raft and must not be a wildcard address.
 	RaftAdvertise string
 	DataDir       string
+	// LogStore is LogStoreBolt (default) or LogStoreWAL.
+	LogStore string
 	// Peers are the initial members, this node included. Used only when
 	// DataDir holds no Raft state; empty means a one-node cluster.
 	Peers []Peer
@@ -78,6 +80,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Seats:              5,
+		LogStore:           LogStoreBolt,
 		HeartbeatTimeout:   500 * time.Millisecond,
 		ElectionTimeout:    500 * time.Millisecond,
 		LeaderLeaseTimeout: 500 * time.Millisecond,
@@ -125,6 +128,12 @@ func (c *Config) Validate() error {
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		return bad("raft address %q is not one other nodes can dial; give a concrete host", c.RaftAdvertise)
+	}
+	if c.LogStore == "" {
+		c.LogStore = LogStoreBolt
+	}
+	if c.LogStore != LogStoreBolt && c.LogStore != LogStoreWAL {
+		return bad("--log-store must be %q or %q, not %q", LogStoreBolt, LogStoreWAL, c.LogStore)
 	}
 	if c.Seats < 1 || c.Seats > 1_000_000 {
 		return bad("--seats must be from 1 to 1000000, not %d", c.Seats)

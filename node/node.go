@@ -7,14 +7,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
 	"github.com/seatd/seatd/cluster"
 	"github.com/seatd/seatd/fsm"
@@ -28,7 +26,7 @@ type Node struct {
 
 	fsm       *fsm.FSM
 	raft      *raft.Raft
-	store     *raftboltdb.BoltStore
+	store     logStore
 	netTrans  *raft.NetworkTransport
 	mux       *transport.Mux
 	forwarder *cluster.Forwarder
@@ -92,9 +90,9 @@ func (n *Node) open() error {
 	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("restrict data directory: %w", err)
 	}
-	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")})
+	store, err := openLogStore(cfg.LogStore, cfg.DataDir)
 	if err != nil {
-		return fmt.Errorf("open raft log store: %w", err)
+		return err
 	}
 	n.store = store
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, n.logger.Named("snapshots"))

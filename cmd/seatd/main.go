@@ -24,6 +24,7 @@ func main() {
 	fs.StringVar(&cfg.Raft, "raft", "", "node-to-node address host:port for Raft and forwarding (required)")
 	fs.StringVar(&cfg.RaftAdvertise, "raft-advertise", "", "node-to-node address other nodes dial (default: --raft)")
 	fs.StringVar(&cfg.DataDir, "data", "", "data directory for the Raft log and snapshots (required)")
+	fs.StringVar(&cfg.LogStore, "log-store", cfg.LogStore, "Raft log store: boltdb (two fsyncs per append) or wal (hashicorp/raft-wal, one fsync; experimental upstream)")
 	peers := fs.String("peers", "", "initial members id=host:port,... including this node; used only when --data is empty")
 	fs.IntVar(&cfg.Seats, "seats", cfg.Seats, "seat count of a new cluster (fixed at creation)")
 	fs.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", cfg.HeartbeatTimeout, "Raft: time without leader contact before a follower starts an election")
