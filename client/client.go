@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -59,6 +60,12 @@ type Config struct {
 	// goes to the next node; default 5s. Keep it above the nodes' own wait
 	// for a leader, or a slow election turns into needless reconnections.
 	AttemptTimeout time.Duration
+	// TLS, when not nil, makes every connection TLS, its handshake done
+	// within DialTimeout; nil means plaintext. When its ServerName is
+	// empty, each address is checked against its own host (an IP address
+	// against the certificate's IP SANs). New clones it: later changes by
+	// the caller have no effect. LoadTLS builds one from PEM files.
+	TLS *tls.Config
 }
 
 // Client sends requests to a seatd cluster. It is safe for concurrent use by
@@ -78,8 +85,9 @@ type Client struct {
 // slot is one address and its connection, if any.
 type slot struct {
 	addr string
-	conn *conn     // live connection, nil when none
-	dial *dialCall // dial in progress, nil when none
+	tls  *tls.Config // nil for plaintext; ServerName set for this address
+	conn *conn       // live connection, nil when none
+	dial *dialCall   // dial in progress, nil when none
 }
 
 // dialCall lets requests wait for a dial that another request started.
@@ -112,12 +120,21 @@ func New(cfg Config) (*Client, error) {
 		cfg.AttemptTimeout = DefaultAttemptTimeout
 	}
 	cfg.Addrs = append([]string(nil), cfg.Addrs...)
+	if cfg.TLS != nil {
+		cfg.TLS = cfg.TLS.Clone()
+	}
 	c := &Client{cfg: cfg, dialer: net.Dialer{Timeout: cfg.DialTimeout}}
 	for _, a := range cfg.Addrs {
-		if _, _, err := net.SplitHostPort(a); err != nil {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
 			return nil, fmt.Errorf("client: config: address %q: %w", a, err)
 		}
-		c.slots = append(c.slots, slot{addr: a})
+		s := slot{addr: a, tls: cfg.TLS}
+		if cfg.TLS != nil && cfg.TLS.ServerName == "" {
+			s.tls = cfg.TLS.Clone()
+			s.tls.ServerName = host
+		}
+		c.slots = append(c.slots, s)
 	}
 	return c, nil
 }
@@ -302,7 +319,7 @@ func (c *Client) conn(ctx context.Context, i int) (*conn, error) {
 	s.dial = call
 	c.mu.Unlock()
 
-	nc, err := c.dialer.DialContext(ctx, "tcp", s.addr)
+	nc, err := c.dial(ctx, s)
 
 	c.mu.Lock()
 	s.dial = nil
@@ -321,6 +338,24 @@ func (c *Client) conn(ctx context.Context, i int) (*conn, error) {
 	c.mu.Unlock()
 	close(call.done)
 	return call.cn, call.err
+}
+
+// dial opens a connection to s, over TLS when configured: the TCP connect
+// and the handshake together within Config.DialTimeout.
+func (c *Client) dial(ctx context.Context, s *slot) (net.Conn, error) {
+	if s.tls == nil {
+		return c.dialer.DialContext(ctx, "tcp", s.addr)
+	}
+	d := tls.Dialer{NetDialer: &c.dialer, Config: s.tls}
+	nc, err := d.DialContext(ctx, "tcp", s.addr)
+	if err != nil {
+		if _, ok := errors.AsType[*net.OpError](err); !ok {
+			// A handshake error does not name the address.
+			err = fmt.Errorf("TLS handshake with %s: %w", s.addr, err)
+		}
+		return nil, err
+	}
+	return nc, nil
 }
 
 // forget removes cn from its slot if it is still there, so that the next

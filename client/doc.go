@@ -59,6 +59,16 @@
 // many can be in flight on one connection (pipelining). Close closes the
 // connections and waits for their readers to exit.
 //
+// # TLS
+//
+// Config.TLS switches every connection to TLS (nil is plaintext). With an
+// empty ServerName, each address is verified against its own host, so one
+// configuration serves a list of nodes; an IP address is matched against
+// the certificate's IP SANs. Give the config a client certificate when the
+// nodes require one (mutual TLS): its Common Name is the identity the
+// client's writes act as. LoadTLS builds such a config from PEM files, and
+// package certs makes development certificates ("seat certs").
+//
 // # Command line
 //
 // ExitCode and RunPrompt carry the logic of the seat command (cmd/seat), so

@@ -61,6 +61,12 @@ func newFakeServer(t *testing.T, h hook) *fakeServer {
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
+	return newFakeServerOn(t, h, ln)
+}
+
+// newFakeServerOn is newFakeServer serving on ln (a TLS listener, say).
+func newFakeServerOn(t *testing.T, h hook, ln net.Listener) *fakeServer {
+	t.Helper()
 	s := &fakeServer{
 		t: t, ln: ln, addr: ln.Addr().String(), hook: h,
 		done: make(chan struct{}), pipelined: make(chan struct{}),

@@ -97,14 +97,17 @@ func (n *Node) serveConn(conn net.Conn, forwarded bool) {
 	var seq, lastWrite, lastRead uint64 // positions of requests on this connection
 	lines := protocol.NewLineReader(conn)
 	for {
-		if !forwarded {
+		// The idle deadline is re-armed only before a read that may block
+		// (nothing buffered): a pipelining client's requests cost no timer
+		// updates.
+		if !forwarded && lines.Buffered() == 0 {
 			conn.SetReadDeadline(time.Now().Add(n.cfg.IdleTimeout))
-			// Checked after arming the deadline: Close sets closing
-			// first and then expires every deadline, so either this
-			// sees closing or the read below is woken.
-			if n.closing.Load() {
-				return
-			}
+		}
+		// Checked after arming the deadline: Close sets closing first and
+		// then expires every deadline, so either this sees closing or the
+		// read below is woken.
+		if !forwarded && n.closing.Load() {
+			return
 		}
 		line, err := lines.ReadLine()
 		if err != nil {

@@ -1,14 +1,23 @@
 // Command seat is the command-line client of a seatd cluster.
 //
-//	seat [--addr host:port[,host:port...]] [--timeout 15s] <VERB> [args...]
-//	seat [--addr ...] [--timeout ...]
+//	seat [--addr host:port[,host:port...]] [--timeout 15s] [--ca F [--cert F --key F]] <VERB> [args...]
+//	seat [--addr ...] [--timeout ...] [--ca ...]
 //	seat [--addr ...] bench [bench flags]
+//	seat certs ca|node|client [flags]
 //
 // With a verb it sends one request (the arguments joined by spaces), prints
 // the response line and exits 0 for SUCCESS/FREE/BOOKED/SEATS/LEADER, 1 for
 // FAILED_* and INVALID_COMMAND, 2 for ERROR or no reachable node. Without
 // one it runs an interactive prompt on stdin. Flags come before the verb.
 // The addresses are tried in turn when a node is down.
+//
+// --ca (the CA that signs the nodes' certificates) makes the client speak
+// TLS, checking each address against its node's certificate; --cert and
+// --key add a client certificate for nodes that require one (mutual TLS),
+// whose Common Name is the identity the client acts as.
+//
+// "seat certs" creates a development CA and node and client certificates
+// (package certs; see "seat certs help").
 //
 // "seat bench" runs the load generator of package bench against the
 // cluster and prints what it measured (a table, or JSON with --json); see
@@ -28,6 +37,7 @@ import (
 	"time"
 
 	"github.com/seatd/seatd/bench"
+	"github.com/seatd/seatd/certs"
 	"github.com/seatd/seatd/client"
 )
 
@@ -37,23 +47,47 @@ const defaultAddrs = "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003"
 func main() {
 	addrs := flag.String("addr", defaultAddrs, "comma-separated client addresses of the nodes, tried in turn")
 	timeout := flag.Duration("timeout", client.DefaultRetryFor, "how long a request keeps being retried across nodes")
+	caFile := flag.String("ca", "", "PEM file of the CA that signs the nodes' certificates: connect over TLS")
+	certFile := flag.String("cert", "", "PEM file of the client certificate, for nodes that require one (with --key)")
+	keyFile := flag.String("key", "", "PEM file of the client certificate's key (with --cert)")
 	flag.Usage = func() {
 		w := flag.CommandLine.Output()
 		fmt.Fprintf(w, "usage:\n"+
 			"  seat [flags] <VERB> [args...]      send one request, print the response line\n"+
 			"  seat [flags]                       interactive prompt\n"+
 			"  seat [flags] bench [bench flags]   load the cluster and measure it (seat bench --help)\n"+
+			"  seat certs ca|node|client [flags]  create a development CA and certificates (seat certs help)\n"+
 			"verbs: RESERVE <seat> [<holder>] [id=<id>], CANCEL <seat> [<holder>] [id=<id>],\n"+
 			"       STATUS [<seat>], LEADER\n"+
 			"exit status: 0 done, 1 FAILED_* or INVALID_COMMAND, 2 ERROR or no reachable node\n"+
+			"TLS: --ca F connects over TLS; --cert F --key F add a client certificate (mutual TLS)\n"+
 			"flags:\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if args := flag.Args(); len(args) > 0 && args[0] == "bench" {
-		os.Exit(runBench(*addrs, args[1:]))
+	useTLS := *caFile != "" || *certFile != "" || *keyFile != ""
+	if args := flag.Args(); len(args) > 0 {
+		switch args[0] {
+		case "certs":
+			os.Exit(certs.RunCLI(args[1:], os.Stdout, os.Stderr))
+		case "bench":
+			if useTLS {
+				fmt.Fprintln(os.Stderr, "seat bench: speaks plaintext only; --ca, --cert and --key are not supported")
+				os.Exit(2)
+			}
+			os.Exit(runBench(*addrs, args[1:]))
+		}
 	}
-	os.Exit(run(*addrs, *timeout, flag.Args()))
+	cfg := client.Config{Addrs: splitList(*addrs), RetryFor: *timeout}
+	if useTLS {
+		tlsCfg, err := client.LoadTLS(*caFile, *certFile, *keyFile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "seat: %v\n", err)
+			os.Exit(2)
+		}
+		cfg.TLS = tlsCfg
+	}
+	os.Exit(run(cfg, flag.Args()))
 }
 
 // runBench parses the flags of "seat bench", runs the benchmark and prints
@@ -141,8 +175,8 @@ func splitList(s string) []string {
 
 // run does the work of main and returns the exit status, so that deferred
 // calls run before os.Exit.
-func run(addrs string, timeout time.Duration, args []string) int {
-	c, err := client.New(client.Config{Addrs: splitList(addrs), RetryFor: timeout})
+func run(cfg client.Config, args []string) int {
+	c, err := client.New(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "seat: %v\n", err)
 		return 2
@@ -157,9 +191,8 @@ func run(addrs string, timeout time.Duration, args []string) int {
 		}
 		return 0
 	}
-	// Subcommands that are not protocol verbs (seat certs, ...) will be
-	// dispatched here on args[0] ("bench" is dispatched by main); anything
-	// else is a request.
+	// Subcommands ("bench", "certs") are dispatched by main; anything else
+	// is a request.
 	resp, err := c.Do(ctx, strings.Join(args, " "))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "seat: %v\n", err)
