@@ -192,11 +192,18 @@ func (p *connProgress) advance() {
 func (n *Node) writeAnswers(conn net.Conn, answers <-chan *call, progress *connProgress) {
 	w := bufio.NewWriterSize(conn, 16<<10)
 	broken := false
+	// The write deadline is pushed forward at most every quarter of the
+	// request timeout, not on every flush: a client that stops reading is
+	// still cut off, and an answer costs no timer update.
+	var deadline time.Time
 	flush := func() {
 		if broken || w.Buffered() == 0 {
 			return
 		}
-		conn.SetWriteDeadline(time.Now().Add(n.cfg.RequestTimeout))
+		if now := time.Now(); deadline.Sub(now) < 3*n.cfg.RequestTimeout/4 {
+			deadline = now.Add(n.cfg.RequestTimeout)
+			conn.SetWriteDeadline(deadline)
+		}
 		if err := w.Flush(); err != nil {
 			broken = true
 			conn.SetReadDeadline(time.Now())

@@ -17,7 +17,7 @@ import (
 // being committed, carrying every write that queued meanwhile.
 const (
 	maxBatchWrites        = 1024
-	maxOutstandingApplies = 4
+	maxOutstandingApplies = 8
 	maxReadBatch          = 4096
 )
 

@@ -18,6 +18,7 @@
 # table, a "## Profiles" section to fill in by hand), OUT/bench-throughput.svg
 # and OUT/bench-latency-cdf.svg. The temporary directory (node logs, JSON
 # results) is deleted at the end unless --keep is given or a step failed.
+# Extra seatd flags for every node: SEATD_FLAGS="--log-store wal" scripts/bench.sh
 # A short smoke for CI: scripts/bench.sh --duration 5s --warmup 1s --out /tmp/x
 set -euo pipefail
 
@@ -159,8 +160,9 @@ start_cluster() {
 	local dir=$1 i id
 	for i in 0 1 2; do
 		id=${ids[i]}
+		# shellcheck disable=SC2086 # SEATD_FLAGS is a list of extra flags
 		bin/seatd --id "$id" --listen "${client_addr[i]}" --raft "${raft_addr[i]}" \
-			--data "$dir/$id" --peers "$peers" --seats "$seats" >>"$dir/$id.log" 2>&1 &
+			--data "$dir/$id" --peers "$peers" --seats "$seats" ${SEATD_FLAGS:-} >>"$dir/$id.log" 2>&1 &
 		node_pid[$id]=$!
 	done
 }
