@@ -21,6 +21,25 @@ type testCluster struct {
 	nodes []*Node // nil while a node is stopped
 	cfgs  []Config
 	logs  *testutil.LogSink
+	pki   *testPKI // set when every port is under TLS
+}
+
+// testTLS, when set, puts every port of every test cluster under TLS
+// (TestFoundationUnderTLS).
+var testTLS *testPKI
+
+// line opens a protocol connection to node i, over TLS when the cluster
+// runs under TLS.
+func (tc *testCluster) line(t testing.TB, i int) *testutil.LineConn {
+	t.Helper()
+	if tc.pki == nil {
+		return testutil.DialLine(t, tc.addr(i))
+	}
+	c, err := tc.pki.tlsLine(t.(*testing.T), tc.addr(i), "tester")
+	if err != nil {
+		t.Fatalf("TLS dial: %v", err)
+	}
+	return c
 }
 
 // testConfig returns timings shrunk for tests, still safe under -race on
@@ -39,7 +58,7 @@ func testConfig() Config {
 // node's configuration.
 func newTestCluster(t *testing.T, n, seats int, tweak func(*Config)) *testCluster {
 	t.Helper()
-	tc := &testCluster{t: t, logs: testutil.NewLogSink(t)}
+	tc := &testCluster{t: t, logs: testutil.NewLogSink(t), pki: testTLS}
 	raftLns := make([]net.Listener, n)
 	var peers []Peer
 	for i := range raftLns {
@@ -59,6 +78,12 @@ func newTestCluster(t *testing.T, n, seats int, tweak func(*Config)) *testCluste
 		cfg.DataDir = filepath.Join(dir, cfg.ID)
 		cfg.Peers = peers
 		cfg.Seats = seats
+		if tc.pki != nil {
+			// Every port under TLS; no client identities, which would
+			// forbid the many holders these tests book for.
+			tc.pki.secure(&cfg)
+			cfg.TLSClientCA = ""
+		}
 		if tweak != nil {
 			tweak(&cfg)
 		}
@@ -186,12 +211,12 @@ func seatMap(n *Node) string {
 func TestWriteThroughFollowerIsReplicated(t *testing.T) {
 	tc := newTestCluster(t, 3, 5, nil)
 	f := tc.followers()[0]
-	c := testutil.DialLine(t, tc.addr(f))
+	c := tc.line(t, f)
 	if got := c.Do(t, "RESERVE 3 alice"); got != "SUCCESS" {
 		t.Fatalf("RESERVE through follower = %q", got)
 	}
 	for i := range tc.nodes {
-		if got := testutil.DialLine(t, tc.addr(i)).Do(t, "STATUS 3"); got != "BOOKED alice" {
+		if got := tc.line(t, i).Do(t, "STATUS 3"); got != "BOOKED alice" {
 			t.Errorf("node %d: STATUS 3 = %q, want BOOKED alice", i, got)
 		}
 	}
@@ -211,7 +236,7 @@ func TestProtocolAnswersOnEveryNode(t *testing.T) {
 		}
 		t.Run(role+fmt.Sprint(i), func(t *testing.T) {
 			seat := i + 1
-			c := testutil.DialLine(t, tc.addr(i))
+			c := tc.line(t, i)
 			steps := []struct{ req, want string }{
 				{fmt.Sprintf("STATUS %d", seat), "FREE"},
 				{fmt.Sprintf("reserve %d", seat), "SUCCESS"},
@@ -245,7 +270,7 @@ func TestProtocolAnswersOnEveryNode(t *testing.T) {
 			}
 		})
 	}
-	got := testutil.DialLine(t, tc.addr(0)).Do(t, "STATUS")
+	got := tc.line(t, 0).Do(t, "STATUS")
 	if got != "SEATS 5 FREE 5 BOOKED 0" {
 		t.Errorf("STATUS = %q", got)
 	}
@@ -254,7 +279,7 @@ func TestProtocolAnswersOnEveryNode(t *testing.T) {
 func TestPipelinedRequestsTakeEffectInOrder(t *testing.T) {
 	tc := newTestCluster(t, 3, 5, nil)
 	for _, i := range []int{tc.waitForLeader(), tc.followers()[0]} {
-		c := testutil.DialLine(t, tc.addr(i))
+		c := tc.line(t, i)
 		// Blank lines get no answer; everything else is answered in order.
 		c.Send(t, "RESERVE 1 alice\n\n  \t \nSTATUS 1\nCANCEL 1 alice\nSTATUS 1\nRESERVE 1 bob\nRESERVE 1 carol\nSTATUS 1\nCANCEL 1 bob\nSTATUS\n")
 		want := []string{"SUCCESS", "BOOKED alice", "SUCCESS", "FREE", "SUCCESS", "FAILED_ALREADY_BOOKED", "BOOKED bob", "SUCCESS", "SEATS 5 FREE 5 BOOKED 0"}
@@ -270,8 +295,8 @@ func TestPipelinedRequestsTakeEffectInOrder(t *testing.T) {
 func TestExactlyOnceID(t *testing.T) {
 	tc := newTestCluster(t, 3, 5, nil)
 	f := tc.followers()
-	a := testutil.DialLine(t, tc.addr(f[0]))
-	b := testutil.DialLine(t, tc.addr(f[1]))
+	a := tc.line(t, f[0])
+	b := tc.line(t, f[1])
 	if got := a.Do(t, "RESERVE 2 alice id=op-1"); got != "SUCCESS" {
 		t.Fatalf("first RESERVE = %q", got)
 	}
@@ -308,7 +333,7 @@ func TestConcurrentReservesOfOneSeatOneWinner(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			c := testutil.DialLine(t, tc.addr(i%3))
+			c := tc.line(t, i%3)
 			<-start
 			c.Send(t, fmt.Sprintf("RESERVE 1 h%d\n", i))
 			answers[i], _ = c.ReadLine(20 * time.Second)
@@ -332,7 +357,7 @@ func TestConcurrentReservesOfOneSeatOneWinner(t *testing.T) {
 		t.Fatalf("%d clients won seat 1, want exactly 1", winners)
 	}
 	for i := range tc.nodes {
-		if got := testutil.DialLine(t, tc.addr(i)).Do(t, "STATUS 1"); got != "BOOKED "+winner {
+		if got := tc.line(t, i).Do(t, "STATUS 1"); got != "BOOKED "+winner {
 			t.Errorf("node %d: STATUS 1 = %q, want BOOKED %s", i, got, winner)
 		}
 	}
@@ -341,7 +366,7 @@ func TestConcurrentReservesOfOneSeatOneWinner(t *testing.T) {
 func TestLeaderStopsNewLeaderKeepsEveryBooking(t *testing.T) {
 	tc := newTestCluster(t, 3, 50, nil)
 	leader := tc.waitForLeader()
-	c := testutil.DialLine(t, tc.addr(tc.followers()[0]))
+	c := tc.line(t, tc.followers()[0])
 	for s := 1; s <= 20; s++ {
 		if got := c.Do(t, fmt.Sprintf("RESERVE %d u%d", s, s)); got != "SUCCESS" {
 			t.Fatalf("RESERVE %d = %q", s, got)
@@ -353,7 +378,7 @@ func TestLeaderStopsNewLeaderKeepsEveryBooking(t *testing.T) {
 		t.Fatal("stopped node still leads")
 	}
 	for _, i := range []int{newLeader, tc.followers()[0]} {
-		c := testutil.DialLine(t, tc.addr(i))
+		c := tc.line(t, i)
 		for s := 1; s <= 20; s++ {
 			if got := c.Do(t, fmt.Sprintf("STATUS %d", s)); got != fmt.Sprintf("BOOKED u%d", s) {
 				t.Errorf("node %d: STATUS %d = %q after failover", i, s, got)
@@ -377,11 +402,11 @@ func TestNoLeaderAnswersErrorWithinLeaderWait(t *testing.T) {
 		}
 	}
 	begin := time.Now()
-	got := testutil.DialLine(t, tc.addr(survivor)).Do(t, "RESERVE 1 id=nl-1")
+	got := tc.line(t, survivor).Do(t, "RESERVE 1 id=nl-1")
 	if got != "ERROR NO_LEADER" && !strings.HasPrefix(got, "ERROR TIMEOUT") {
 		t.Fatalf("RESERVE without quorum = %q, want an ERROR", got)
 	}
-	if got := testutil.DialLine(t, tc.addr(survivor)).Do(t, "STATUS 1"); !strings.HasPrefix(got, "ERROR ") {
+	if got := tc.line(t, survivor).Do(t, "STATUS 1"); !strings.HasPrefix(got, "ERROR ") {
 		t.Fatalf("STATUS without quorum = %q, want an ERROR (no stale read)", got)
 	}
 	if d := time.Since(begin); d > 20*time.Second {
@@ -398,7 +423,7 @@ func TestRestartedFollowerCatchesUpFromSnapshot(t *testing.T) {
 	leader := tc.waitForLeader()
 	f := tc.followers()[0]
 	tc.stop(f)
-	c := testutil.DialLine(t, tc.addr(leader))
+	c := tc.line(t, leader)
 	for s := 1; s <= 120; s++ {
 		if got := c.Do(t, fmt.Sprintf("RESERVE %d u%d id=snap-%d", s, s, s)); got != "SUCCESS" {
 			t.Fatalf("RESERVE %d = %q", s, got)
@@ -411,7 +436,7 @@ func TestRestartedFollowerCatchesUpFromSnapshot(t *testing.T) {
 	tc.waitConverged()
 	// The ids came across in the snapshot: a retry is answered, not applied.
 	c.Do(t, "CANCEL 7 u7")
-	if got := testutil.DialLine(t, tc.addr(f)).Do(t, "RESERVE 7 u7 id=snap-7"); got != "SUCCESS" {
+	if got := tc.line(t, f).Do(t, "RESERVE 7 u7 id=snap-7"); got != "SUCCESS" {
 		t.Fatalf("retry = %q", got)
 	}
 	tc.waitConverged()
@@ -426,7 +451,7 @@ func TestRestartedFollowerCatchesUpFromSnapshot(t *testing.T) {
 func TestFiveNodesSurviveTwoDeaths(t *testing.T) {
 	tc := newTestCluster(t, 5, 20, nil)
 	leader := tc.waitForLeader()
-	c := testutil.DialLine(t, tc.addr(leader))
+	c := tc.line(t, leader)
 	for s := 1; s <= 5; s++ {
 		c.Do(t, fmt.Sprintf("RESERVE %d a%d", s, s))
 	}
@@ -434,7 +459,7 @@ func TestFiveNodesSurviveTwoDeaths(t *testing.T) {
 	tc.stop(tc.followers()[0])
 	tc.waitForLeader()
 	for _, i := range tc.followers() {
-		c := testutil.DialLine(t, tc.addr(i))
+		c := tc.line(t, i)
 		for s := 1; s <= 5; s++ {
 			if got := c.Do(t, fmt.Sprintf("STATUS %d", s)); got != fmt.Sprintf("BOOKED a%d", s) {
 				t.Errorf("node %d STATUS %d = %q", i, s, got)
@@ -448,7 +473,7 @@ func TestFiveNodesSurviveTwoDeaths(t *testing.T) {
 
 func TestLineTooLongClosesConnection(t *testing.T) {
 	tc := newTestCluster(t, 1, 5, nil)
-	c := testutil.DialLine(t, tc.addr(0))
+	c := tc.line(t, 0)
 	c.Send(t, "STATUS 1\n"+"RESERVE 1 "+strings.Repeat("a", 4090)+"\nSTATUS 2\n")
 	for _, want := range []string{"FREE", "ERROR LINE_TOO_LONG"} {
 		if got, err := c.ReadLine(5 * time.Second); got != want {
@@ -459,7 +484,7 @@ func TestLineTooLongClosesConnection(t *testing.T) {
 		t.Fatalf("connection still open after LINE_TOO_LONG; got %q", got)
 	}
 	// A line of exactly 4096 bytes is a request.
-	c2 := testutil.DialLine(t, tc.addr(0))
+	c2 := tc.line(t, 0)
 	line := "STATUS " + strings.Repeat("0", 4096-len("STATUS ")-1) + "1"
 	if got := c2.Do(t, line); got != "FREE" {
 		t.Fatalf("4096-byte line = %q", got)
@@ -468,7 +493,7 @@ func TestLineTooLongClosesConnection(t *testing.T) {
 
 func TestIdleConnectionIsClosed(t *testing.T) {
 	tc := newTestCluster(t, 1, 5, func(c *Config) { c.IdleTimeout = 300 * time.Millisecond })
-	c := testutil.DialLine(t, tc.addr(0))
+	c := tc.line(t, 0)
 	if got := c.Do(t, "STATUS 1"); got != "FREE" {
 		t.Fatalf("STATUS 1 = %q", got)
 	}
@@ -479,7 +504,7 @@ func TestIdleConnectionIsClosed(t *testing.T) {
 
 func TestRestartResumesWithoutBootstrap(t *testing.T) {
 	tc := newTestCluster(t, 3, 5, nil)
-	c := testutil.DialLine(t, tc.addr(0))
+	c := tc.line(t, 0)
 	c.Do(t, "RESERVE 4 dora")
 	tc.closeAll()
 	for i := range tc.cfgs {
@@ -487,7 +512,7 @@ func TestRestartResumesWithoutBootstrap(t *testing.T) {
 		tc.restart(i)
 	}
 	tc.waitForLeader()
-	c = testutil.DialLine(t, tc.addr(1))
+	c = tc.line(t, 1)
 	if got := c.Do(t, "STATUS"); got != "SEATS 5 FREE 4 BOOKED 1" {
 		t.Fatalf("after full restart STATUS = %q", got)
 	}
@@ -498,7 +523,7 @@ func TestRestartResumesWithoutBootstrap(t *testing.T) {
 
 func TestWALLogStoreSurvivesRestart(t *testing.T) {
 	tc := newTestCluster(t, 3, 5, func(c *Config) { c.LogStore = LogStoreWAL })
-	c := testutil.DialLine(t, tc.addr(tc.followers()[0]))
+	c := tc.line(t, tc.followers()[0])
 	if got := c.Do(t, "RESERVE 2 wal id=w-1"); got != "SUCCESS" {
 		t.Fatalf("RESERVE with the wal store = %q", got)
 	}
@@ -507,7 +532,7 @@ func TestWALLogStoreSurvivesRestart(t *testing.T) {
 		tc.restart(i)
 	}
 	tc.waitForLeader()
-	if got := testutil.DialLine(t, tc.addr(0)).Do(t, "STATUS 2"); got != "BOOKED wal" {
+	if got := tc.line(t, 0).Do(t, "STATUS 2"); got != "BOOKED wal" {
 		t.Fatalf("after restart STATUS 2 = %q", got)
 	}
 	// A data directory keeps the store it was created with.

@@ -62,6 +62,23 @@ type Config struct {
 	// unanswered before the node stops reading from it (back-pressure).
 	MaxInFlight int
 
+	// TLS on the client port: certificate and key (both or neither), and
+	// optionally the CA that signs client certificates, which makes
+	// certificates mandatory and their Common Name the client's identity.
+	TLSCert, TLSKey, TLSClientCA string
+	// Mutual TLS on the node-to-node port (all three or none).
+	PeerCert, PeerKey, PeerCA string
+
+	// Limits against abuse.
+	// MaxConns is the most client connections served at once; one more
+	// is answered ERROR BUSY and closed.
+	MaxConns int
+	// LineTimeout is how long a client may take to finish a line it has
+	// started (slow senders are cut off).
+	LineTimeout time.Duration
+	// HandshakeTimeout bounds a client's TLS handshake.
+	HandshakeTimeout time.Duration
+
 	// PprofAddr, when set, serves Go's profiling endpoints there.
 	PprofAddr string
 
@@ -91,6 +108,9 @@ func DefaultConfig() Config {
 		RequestTimeout:     5 * time.Second,
 		IdleTimeout:        5 * time.Minute,
 		MaxInFlight:        1024,
+		MaxConns:           10000,
+		LineTimeout:        10 * time.Second,
+		HandshakeTimeout:   10 * time.Second,
 	}
 }
 
@@ -172,8 +192,20 @@ func (c *Config) Validate() error {
 	if c.LeaderWait <= 0 || c.RequestTimeout <= 0 || c.IdleTimeout <= 0 {
 		return bad("leader wait, request timeout and idle timeout must be positive")
 	}
-	if c.MaxInFlight < 1 {
-		return bad("max in flight must be at least 1")
+	if c.MaxInFlight < 1 || c.MaxConns < 1 {
+		return bad("--max-inflight and --max-conns must be at least 1")
+	}
+	if c.LineTimeout <= 0 || c.HandshakeTimeout <= 0 {
+		return bad("--line-timeout and --handshake-timeout must be positive")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return bad("--tls-cert and --tls-key go together")
+	}
+	if c.TLSClientCA != "" && c.TLSCert == "" {
+		return bad("--tls-client-ca needs --tls-cert and --tls-key")
+	}
+	if n := countSet(c.PeerCert, c.PeerKey, c.PeerCA); n != 0 && n != 3 {
+		return bad("--peer-cert, --peer-key and --peer-ca go together")
 	}
 	if c.SnapshotThreshold < 1 || c.SnapshotInterval <= 0 {
 		return bad("snapshot threshold and interval must be positive")
@@ -201,4 +233,14 @@ func ParsePeers(s string) ([]Peer, error) {
 		peers = append(peers, Peer{ID: id, Addr: addr})
 	}
 	return peers, nil
+}
+
+func countSet(values ...string) int {
+	n := 0
+	for _, v := range values {
+		if v != "" {
+			n++
+		}
+	}
+	return n
 }

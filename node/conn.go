@@ -2,14 +2,18 @@ package node
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/seatd/seatd/protocol"
+	"github.com/seatd/seatd/transport"
 )
 
 // acceptClients accepts client connections until the listener closes.
@@ -32,16 +36,21 @@ func (n *Node) acceptClients() {
 			continue
 		}
 		backoff = 0
-		if tc, ok := conn.(*net.TCPConn); ok {
-			tc.SetNoDelay(true)
+		if n.clientConns.Add(1) > int64(n.cfg.MaxConns) {
+			n.clientConns.Add(-1)
+			n.limitLog.note("connection refused: --max-conns reached", "max_conns", n.cfg.MaxConns)
+			go n.refuseBusy(conn)
+			continue
 		}
 		if !n.trackConn(conn) {
+			n.clientConns.Add(-1)
 			conn.Close()
 			continue
 		}
 		go func() {
+			defer n.clientConns.Add(-1)
 			defer n.untrackConn(conn)
-			n.serveConn(conn, false)
+			n.serveClient(conn)
 		}()
 	}
 }
@@ -64,11 +73,46 @@ func (n *Node) untrackConn(c net.Conn) {
 	n.connsWG.Done()
 }
 
+// refuseBusy answers ERROR BUSY on a connection over the limit and closes
+// it, within the handshake timeout (a TLS client needs its handshake
+// first).
+func (n *Node) refuseBusy(conn net.Conn) {
+	conn.SetDeadline(time.Now().Add(n.cfg.HandshakeTimeout))
+	io.WriteString(conn, protocol.ErrorLine(protocol.Busy, "too many connections")+"\n")
+	closeGently(conn)
+}
+
+// serveClient serves one client connection: the TLS handshake (bounded,
+// and the client's verified identity when client certificates are
+// required), then the protocol.
+func (n *Node) serveClient(conn net.Conn) {
+	identity := ""
+	if tc, ok := conn.(*tls.Conn); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.HandshakeTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			n.limitLog.note("TLS handshake failed", "remote", conn.RemoteAddr().String(), "error", err.Error())
+			conn.Close()
+			return
+		}
+		if n.cfg.TLSClientCA != "" {
+			id, ok := transport.IdentityFromConn(tc)
+			if !ok {
+				conn.Close()
+				return
+			}
+			identity = id
+		}
+	}
+	n.serveConnAs(conn, false, identity)
+}
+
 // ServeForwarded implements cluster.Handler: it serves a connection of
 // requests forwarded by another node. Such requests are never forwarded
 // again.
 func (n *Node) ServeForwarded(conn net.Conn) {
-	n.serveConn(conn, true)
+	n.serveConnAs(conn, true, "")
 }
 
 // serveConn reads requests from conn and answers them in order. This
@@ -80,7 +124,10 @@ func (n *Node) ServeForwarded(conn net.Conn) {
 // both pipeline freely; a read that follows writes (or a write that follows
 // reads) waits until those earlier requests are answered. Forwarded
 // connections skip that wait: the sending node already ordered them.
-func (n *Node) serveConn(conn net.Conn, forwarded bool) {
+//
+// identity, when not empty, is the client's verified certificate name: its
+// writes act as that holder and may not name another.
+func (n *Node) serveConnAs(conn net.Conn, forwarded bool, identity string) {
 	answers := make(chan *call, n.cfg.MaxInFlight)
 	progress := newConnProgress()
 	writerDone := make(chan struct{})
@@ -95,20 +142,13 @@ func (n *Node) serveConn(conn net.Conn, forwarded bool) {
 
 	connKey := n.connSeq.Add(1)
 	var seq, lastWrite, lastRead uint64 // positions of requests on this connection
-	lines := protocol.NewLineReader(conn)
+	var lines *protocol.LineReader
+	if forwarded {
+		lines = protocol.NewLineReader(conn)
+	} else {
+		lines = protocol.NewLineReader(&deadlineReader{n: n, conn: conn})
+	}
 	for {
-		// The idle deadline is re-armed only before a read that may block
-		// (nothing buffered): a pipelining client's requests cost no timer
-		// updates.
-		if !forwarded && lines.Buffered() == 0 {
-			conn.SetReadDeadline(time.Now().Add(n.cfg.IdleTimeout))
-		}
-		// Checked after arming the deadline: Close sets closing first and
-		// then expires every deadline, so either this sees closing or the
-		// read below is woken.
-		if !forwarded && n.closing.Load() {
-			return
-		}
 		line, err := lines.ReadLine()
 		if err != nil {
 			if errors.Is(err, protocol.ErrLineTooLong) {
@@ -131,6 +171,17 @@ func (n *Node) serveConn(conn net.Conn, forwarded bool) {
 			c.finish(protocol.InvalidCommand)
 			answers <- c
 			continue
+		}
+		if identity != "" && req.Verb.IsWrite() {
+			switch {
+			case req.Holder == "":
+				req.Holder = identity // a write without a holder acts as the identity
+			case req.Holder != identity:
+				n.inflight.Add(1)
+				c.finish(protocol.ErrorLine(protocol.Forbidden, "the certificate's identity may act only as itself"))
+				answers <- c
+				continue
+			}
 		}
 		c.req = req
 		c.forwarded = forwarded
@@ -252,4 +303,55 @@ func closeGently(conn net.Conn) {
 	conn.SetReadDeadline(time.Now().Add(time.Second))
 	io.Copy(io.Discard, io.LimitReader(conn, 1<<20))
 	conn.Close()
+}
+
+// deadlineReader is a client connection's read side with the idle and line
+// deadlines: a connection that sends nothing for IdleTimeout is closed, and
+// one that starts a line must finish it within LineTimeout (slow senders
+// cannot hold a connection with a byte now and then).
+type deadlineReader struct {
+	n    *Node
+	conn net.Conn
+	// partialSince is when the unfinished line now buffered began; zero
+	// when the last byte read ended a line.
+	partialSince time.Time
+	deadline     time.Time
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	now := time.Now()
+	var want time.Time
+	if d.partialSince.IsZero() {
+		want = now.Add(d.n.cfg.IdleTimeout)
+		// Push the idle deadline forward only now and then, so a busy
+		// connection costs no timer update per request.
+		if d.deadline.Sub(now) < 3*d.n.cfg.IdleTimeout/4 || d.deadline.After(want) {
+			d.set(want)
+		}
+	} else if want = d.partialSince.Add(d.n.cfg.LineTimeout); !want.Equal(d.deadline) {
+		d.set(want)
+	}
+	// Checked after arming the deadline: Close sets closing first and then
+	// expires every deadline, so either this sees closing or the read is
+	// woken.
+	if d.n.closing.Load() {
+		return 0, net.ErrClosed
+	}
+	k, err := d.conn.Read(p)
+	if k > 0 {
+		if p[k-1] == '\n' {
+			d.partialSince = time.Time{}
+		} else if d.partialSince.IsZero() {
+			d.partialSince = now
+		}
+	}
+	if err != nil && d.partialSince != (time.Time{}) && errors.Is(err, os.ErrDeadlineExceeded) {
+		d.n.limitLog.note("slow sender cut off: line not finished within --line-timeout", "remote", d.conn.RemoteAddr().String())
+	}
+	return k, err
+}
+
+func (d *deadlineReader) set(t time.Time) {
+	d.deadline = t
+	d.conn.SetReadDeadline(t)
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -42,17 +43,19 @@ type Node struct {
 	writes chan *call // to the write batcher (leader only)
 	reads  chan *call // to the read batcher (leader only)
 
-	connSeq   atomic.Uint64  // numbers client connections
-	closing   atomic.Bool    // set first thing in Close: new requests get SHUTTING_DOWN
-	stop      chan struct{}  // closed by Close: background goroutines return
-	inflight  atomic.Int64   // requests read but not yet answered
-	changes   changeSignal   // wakes requests waiting for a leader
-	bg        sync.WaitGroup // batchers, leadership watcher, accept loop
-	connsMu   sync.Mutex
-	conns     map[net.Conn]struct{}
-	connsWG   sync.WaitGroup
-	closeOnce sync.Once
-	closeErr  error
+	connSeq     atomic.Uint64 // numbers client connections
+	clientConns atomic.Int64  // client connections open now (--max-conns)
+	limitLog    limitLogger
+	closing     atomic.Bool    // set first thing in Close: new requests get SHUTTING_DOWN
+	stop        chan struct{}  // closed by Close: background goroutines return
+	inflight    atomic.Int64   // requests read but not yet answered
+	changes     changeSignal   // wakes requests waiting for a leader
+	bg          sync.WaitGroup // batchers, leadership watcher, accept loop
+	connsMu     sync.Mutex
+	conns       map[net.Conn]struct{}
+	connsWG     sync.WaitGroup
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // Errors returned by New.
@@ -75,6 +78,7 @@ func New(cfg Config) (*Node, error) {
 		stop:   make(chan struct{}),
 		conns:  make(map[net.Conn]struct{}),
 	}
+	n.limitLog.logger = n.logger.Named("limits")
 	if err := n.open(); err != nil {
 		n.closeResources()
 		return nil, err
@@ -111,8 +115,20 @@ func (n *Node) open() error {
 		raftLn.Close()
 		return fmt.Errorf("resolve raft address: %w", err)
 	}
-	n.mux = transport.NewMux(raftLn, advertise, n.logger)
 	dialer := &transport.Dialer{}
+	if cfg.PeerCert != "" {
+		peer, err := transport.PeerTLS(cfg.PeerCert, cfg.PeerKey, cfg.PeerCA)
+		if err != nil {
+			raftLn.Close()
+			return fmt.Errorf("%w: %v", ErrConfig, err)
+		}
+		// Everything on the node-to-node port is mutual TLS: Raft,
+		// forwarding, inspect. The mux's header deadline covers the
+		// handshake.
+		raftLn = tls.NewListener(raftLn, peer.Server)
+		dialer.Peer = peer
+	}
+	n.mux = transport.NewMux(raftLn, advertise, n.logger)
 	stream := transport.NewStreamLayer(n.mux, dialer)
 	fwdLn := n.mux.Listen(transport.HeaderForward)
 	inspectLn := n.mux.Listen(transport.HeaderInspect)
@@ -188,6 +204,14 @@ func (n *Node) open() error {
 		if clientLn, err = net.Listen("tcp", cfg.Listen); err != nil {
 			return fmt.Errorf("listen on client address: %w", err)
 		}
+	}
+	if cfg.TLSCert != "" {
+		serverTLS, err := transport.ServerTLS(cfg.TLSCert, cfg.TLSKey, cfg.TLSClientCA)
+		if err != nil {
+			clientLn.Close()
+			return fmt.Errorf("%w: %v", ErrConfig, err)
+		}
+		clientLn = tls.NewListener(clientLn, serverTLS)
 	}
 	n.clientLn = clientLn
 

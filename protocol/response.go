@@ -28,6 +28,7 @@ const (
 	LineTooLong  ErrorCode = "LINE_TOO_LONG" // line over MaxLine bytes; the connection closes
 	Busy         ErrorCode = "BUSY"          // load shed; nothing applied
 	ShuttingDown ErrorCode = "SHUTTING_DOWN" // node stopping; nothing applied
+	Forbidden    ErrorCode = "FORBIDDEN"     // the client's identity may not act as the holder named; nothing applied
 
 	// NotLeader is spoken only between nodes: the node a request was
 	// forwarded to is not the leader, so the sender may try the real

@@ -1,6 +1,8 @@
 package transport
 
 import (
+	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"time"
@@ -8,18 +10,28 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// Dialer opens node-to-node connections to a given service.
-type Dialer struct{}
+// Dialer opens node-to-node connections to a given service. With Peer set,
+// every connection is mutual TLS: the other node's certificate must be
+// signed by the peer CA and name the host of the address dialled.
+type Dialer struct {
+	Peer *PeerConfig
+}
 
 // Dial connects to addr and announces service header. The connection is
 // ready for the service's own protocol when Dial returns.
 func (d *Dialer) Dial(header byte, addr string, timeout time.Duration) (net.Conn, error) {
-	conn, err := net.DialTimeout("tcp", addr, timeout)
+	var conn net.Conn
+	var err error
+	if d.Peer != nil {
+		td := &tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: d.Peer.ClientConfig(addr)}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		conn, err = td.DialContext(ctx, "tcp", addr)
+		cancel()
+	} else {
+		conn, err = net.DialTimeout("tcp", addr, timeout)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
-	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
 	}
 	conn.SetWriteDeadline(time.Now().Add(timeout))
 	if _, err := conn.Write([]byte{header}); err != nil {

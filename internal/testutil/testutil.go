@@ -32,6 +32,12 @@ func DialLine(t testing.TB, addr string) *LineConn {
 	return &LineConn{Conn: c, r: bufio.NewReader(c)}
 }
 
+// NewLineConn wraps an open connection (for example a TLS one).
+func NewLineConn(t testing.TB, c net.Conn) *LineConn {
+	t.Cleanup(func() { c.Close() })
+	return &LineConn{Conn: c, r: bufio.NewReader(c)}
+}
+
 // Send writes raw bytes.
 func (l *LineConn) Send(t testing.TB, s string) {
 	t.Helper()
