@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run a local three-node seatd cluster in the foreground.
 #
-#   scripts/cluster.sh [--data DIR] [--fresh] [--seats N] [-- extra seatd flags...]
+#   scripts/cluster.sh [--data DIR] [--fresh] [--seats N] [--tls] [-- extra seatd flags...]
 #
 # Builds bin/seatd and bin/seat, starts nodes n1 n2 n3 (clients on
 # 127.0.0.1:7001-7003, Raft on 127.0.0.1:8001-8003, data in DIR/n1..n3,
@@ -10,6 +10,9 @@
 # leader, then runs until Ctrl-C or SIGTERM, which stop the nodes cleanly.
 # A node that dies on its own is reported; the others keep running, so a
 # node can be killed by hand to watch a failover.
+# With --tls, development certificates are created in DIR/pki (once; --fresh
+# wipes them with the rest) and every port speaks mutual TLS: clients need
+# the CA and a client certificate (DIR/pki/alice.crt, identity "alice").
 set -euo pipefail
 
 if ((BASH_VERSINFO[0] < 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] < 1))); then
@@ -19,10 +22,14 @@ fi
 
 usage() {
 	cat <<'EOF'
-usage: scripts/cluster.sh [--data DIR] [--fresh] [--seats N] [-- extra seatd flags...]
+usage: scripts/cluster.sh [--data DIR] [--fresh] [--seats N] [--tls] [-- extra seatd flags...]
   --data DIR   node data directories DIR/n1..n3 (default: data/ in the repository)
-  --fresh      delete DIR first (a new, empty cluster)
+  --fresh      delete DIR first (a new, empty cluster; includes DIR/pki)
   --seats N    seat count of a new cluster (fixed when the cluster is created)
+  --tls        mutual TLS on client and Raft ports; creates a development CA,
+               a node certificate and a client certificate "alice" in DIR/pki
+               unless DIR/pki/ca.crt exists (clients then need
+               bin/seat --ca DIR/pki/ca.crt --cert DIR/pki/alice.crt --key DIR/pki/alice.key)
   -- ...       everything after -- is passed to every seatd
 Starts n1 n2 n3 on 127.0.0.1 (client ports 7001-7003, Raft ports 8001-8003)
 and runs until Ctrl-C or SIGTERM.
@@ -44,6 +51,7 @@ start_dir=$PWD
 data=""
 fresh=0
 seats=""
+tls=0
 extra=()
 while (($# > 0)); do
 	case $1 in
@@ -58,6 +66,10 @@ while (($# > 0)); do
 		;;
 	--fresh)
 		fresh=1
+		shift
+		;;
+	--tls)
+		tls=1
 		shift
 		;;
 	--seats)
@@ -150,6 +162,24 @@ fi
 mkdir -p "$data"
 echo "cluster.sh: data directory $data (nodes in n1 n2 n3, logs in n1.log n2.log n3.log)"
 
+# TLS: node flags and the client flags of bin/seat (empty without --tls).
+pki=$data/pki
+node_tls=()
+seat_tls=()
+if ((tls)); then
+	if [[ ! -e $pki/ca.crt ]]; then
+		echo "cluster.sh: --tls: creating development certificates in $pki"
+		bin/seat certs ca --dir "$pki"
+		bin/seat certs node --ca-dir "$pki" --out "$pki" --name node --hosts 127.0.0.1,localhost
+		bin/seat certs client --ca-dir "$pki" --out "$pki" --name alice
+	else
+		echo "cluster.sh: --tls: using the certificates in $pki"
+	fi
+	node_tls=(--tls-cert "$pki/node.crt" --tls-key "$pki/node.key" --tls-client-ca "$pki/ca.crt"
+		--peer-cert "$pki/node.crt" --peer-key "$pki/node.key" --peer-ca "$pki/ca.crt")
+	seat_tls=(--ca "$pki/ca.crt" --cert "$pki/alice.crt" --key "$pki/alice.key")
+fi
+
 run_dir=$(mktemp -d "${TMPDIR:-/tmp}/seatd-cluster.XXXXXX")
 declare -A node_pid=()   # id -> pid of a seatd still to be reaped
 declare -A prefix_pid=() # id -> pid of its output prefixer
@@ -181,7 +211,7 @@ start_node() {
 	if [[ -n $seats ]]; then
 		args+=(--seats "$seats")
 	fi
-	bin/seatd "${args[@]}" "${extra[@]}" >"$fifo" 2>&1 &
+	bin/seatd "${args[@]}" "${node_tls[@]}" "${extra[@]}" >"$fifo" 2>&1 &
 	node_pid[$id]=$!
 }
 
@@ -263,7 +293,7 @@ done
 # Wait for a leader, asking n1 (which forwards to the leader once there is one).
 answer=""
 while :; do
-	if answer=$(bin/seat --addr "${client_addr[0]}" --timeout 1s LEADER 2>&1) &&
+	if answer=$(bin/seat "${seat_tls[@]}" --addr "${client_addr[0]}" --timeout 1s LEADER 2>&1) &&
 		[[ $answer == "LEADER "* ]]; then
 		break
 	fi
@@ -285,15 +315,26 @@ if [[ $start_dir == "$root" ]]; then
 else
 	seat=$root/bin/seat
 fi
+if ((tls)); then
+	# %q-quote the paths (spaces etc.) so the commands can be pasted as shown.
+	seat="$seat --ca $(printf '%q' "$pki/ca.crt") --cert $(printf '%q' "$pki/alice.crt") --key $(printf '%q' "$pki/alice.key")"
+	try_lines=" TLS:  mutual TLS on all ports; certificates in $pki
+ try:  $seat RESERVE 1     (books seat 1 for alice, the certificate's identity)
+       $seat STATUS 1
+       $seat STATUS
+       $seat               (interactive prompt)"
+else
+	try_lines=" try:  $seat RESERVE 1 alice
+       $seat STATUS 1
+       $seat STATUS
+       $seat                       (interactive prompt)"
+fi
 cat <<EOF
 
 ==================================================================
  seatd cluster ready in $(($(now_ms) - started)) ms; leader: $(cut -d" " -f2 <<<"$answer")
  clients: ${client_addr[*]}   data: $data
- try:  $seat RESERVE 1 alice
-       $seat STATUS 1
-       $seat STATUS
-       $seat                       (interactive prompt)
+$try_lines
  Ctrl-C stops the cluster.
 ==================================================================
 
