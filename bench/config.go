@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -86,6 +87,9 @@ type Config struct {
 	// least SeatStart+Seats-1 seats. The read workload asks about seats
 	// 1..min(Seats, 1000).
 	SeatStart, Seats int
+	// TLS, when set, makes every connection TLS (each address is checked
+	// against its own host unless ServerName is set); nil is plaintext.
+	TLS *tls.Config
 	// DialTimeout bounds each connection attempt; default 5s.
 	DialTimeout time.Duration
 	// DrainTimeout bounds how long, at the end, the clients wait for the

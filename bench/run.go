@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	crand "crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -88,7 +89,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}()
 	for i := range clients {
 		clients[i] = r.newClient(i, addrs[i%len(addrs)])
-		nc, err := r.dialer.DialContext(ctx, "tcp", clients[i].addr)
+		nc, err := r.dial(ctx, clients[i].addr)
 		if err != nil {
 			return nil, fmt.Errorf("bench: connecting client %d to %s: %w", i, clients[i].addr, err)
 		}
@@ -124,7 +125,7 @@ func targetAddrs(ctx context.Context, cfg Config) ([]string, error) {
 	if cfg.Target == TargetAll {
 		return cfg.Addrs, nil
 	}
-	leader, err := findLeader(ctx, cfg.Addrs)
+	leader, err := findLeader(ctx, cfg.Addrs, cfg.TLS)
 	if err != nil {
 		return nil, err
 	}
@@ -144,10 +145,25 @@ func targetAddrs(ctx context.Context, cfg Config) ([]string, error) {
 	return nil, errors.New("no follower among the addresses")
 }
 
+// dial opens one client connection, over TLS when configured.
+func (r *runner) dial(ctx context.Context, addr string) (net.Conn, error) {
+	if r.cfg.TLS == nil {
+		return r.dialer.DialContext(ctx, "tcp", addr)
+	}
+	cfg := r.cfg.TLS.Clone()
+	if cfg.ServerName == "" {
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			cfg.ServerName = host
+		}
+	}
+	d := tls.Dialer{NetDialer: &r.dialer, Config: cfg}
+	return d.DialContext(ctx, "tcp", addr)
+}
+
 // findLeader asks the nodes (through the client library, which moves on to
 // the next address when one is down) which node leads.
-func findLeader(ctx context.Context, addrs []string) (string, error) {
-	c, err := client.New(client.Config{Addrs: addrs, RetryFor: leaderLookupTimeout})
+func findLeader(ctx context.Context, addrs []string, tlsCfg *tls.Config) (string, error) {
+	c, err := client.New(client.Config{Addrs: addrs, RetryFor: leaderLookupTimeout, TLS: tlsCfg})
 	if err != nil {
 		return "", fmt.Errorf("finding the leader: %w", err)
 	}
@@ -312,7 +328,7 @@ func (c *benchClient) run(ctx context.Context, nc net.Conn) {
 			case <-time.After(reconnectPause):
 			}
 			var err error
-			nc, err = c.r.dialer.DialContext(ctx, "tcp", c.addr)
+			nc, err = c.r.dial(ctx, c.addr)
 			if err != nil {
 				c.noteError(fmt.Errorf("reconnecting to %s: %w", c.addr, err))
 				nc = nil

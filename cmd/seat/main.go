@@ -26,6 +26,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -71,11 +72,15 @@ func main() {
 		case "certs":
 			os.Exit(certs.RunCLI(args[1:], os.Stdout, os.Stderr))
 		case "bench":
+			var tlsCfg *tls.Config
 			if useTLS {
-				fmt.Fprintln(os.Stderr, "seat bench: speaks plaintext only; --ca, --cert and --key are not supported")
-				os.Exit(2)
+				var err error
+				if tlsCfg, err = client.LoadTLS(*caFile, *certFile, *keyFile); err != nil {
+					fmt.Fprintf(os.Stderr, "seat bench: %v\n", err)
+					os.Exit(2)
+				}
 			}
-			os.Exit(runBench(*addrs, args[1:]))
+			os.Exit(runBench(*addrs, tlsCfg, args[1:]))
 		}
 	}
 	cfg := client.Config{Addrs: splitList(*addrs), RetryFor: *timeout}
@@ -93,7 +98,7 @@ func main() {
 // runBench parses the flags of "seat bench", runs the benchmark and prints
 // its result. It returns the exit status: 0 when the run completed, 2 when
 // it failed.
-func runBench(addrs string, args []string) int {
+func runBench(addrs string, tlsCfg *tls.Config, args []string) int {
 	fs := flag.NewFlagSet("seat bench", flag.ContinueOnError)
 	addrFlag := fs.String("addr", addrs, "comma-separated client addresses of the nodes, in node order (see --ids)")
 	ids := fs.String("ids", "", "comma-separated node ids of the --addr addresses, in the same order (default n1,n2,... as scripts/cluster.sh)")
@@ -141,6 +146,7 @@ func runBench(addrs string, args []string) int {
 		Warmup:    *warmup,
 		SeatStart: *seatStart,
 		Seats:     *seats,
+		TLS:       tlsCfg,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
