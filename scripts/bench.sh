@@ -21,6 +21,8 @@
 # Extra seatd flags for every node: SEATD_FLAGS="--log-store wal" scripts/bench.sh
 # A short smoke for CI: scripts/bench.sh --duration 5s --warmup 1s --out /tmp/x
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
 	cat <<'EOF'
@@ -34,17 +36,6 @@ usage: scripts/bench.sh [--duration 10s] [--warmup 2s] [--out docs] [--keep] [--
 Runs 10 benchmarks, each on a fresh three-node cluster on 127.0.0.1
 (client ports 7201-7203, Raft ports 8201-8203).
 EOF
-}
-
-die() {
-	printf 'bench.sh: %s\n' "$*" >&2
-	exit 1
-}
-
-now_ms() {
-	local t
-	t=$(date +%s%N)
-	printf '%s\n' "$((t / 1000000))"
 }
 
 start_dir=$PWD
@@ -121,19 +112,6 @@ cells=(
 declare -A node_pid=() # id -> pid of a running seatd
 work=""
 ok=0
-
-# port_in_use HOST:PORT: something accepts connections there.
-port_in_use() {
-	(exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null
-}
-
-# alive PID: the process exists and is not a zombie.
-alive() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[[ ${stat%% *} != Z ]]
-}
 
 # wait_ports_free: the cluster's ports are free (waits up to 5 s for a
 # previous cluster's sockets to go away).

@@ -14,6 +14,8 @@
 # wipes them with the rest) and every port speaks mutual TLS: clients need
 # the CA and a client certificate (DIR/pki/alice.crt, identity "alice").
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if ((BASH_VERSINFO[0] < 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] < 1))); then
 	echo "cluster.sh: needs bash 5.1 or newer (wait -n -p)" >&2
@@ -34,17 +36,6 @@ usage: scripts/cluster.sh [--data DIR] [--fresh] [--seats N] [--tls] [-- extra s
 Starts n1 n2 n3 on 127.0.0.1 (client ports 7001-7003, Raft ports 8001-8003)
 and runs until Ctrl-C or SIGTERM.
 EOF
-}
-
-die() {
-	printf 'cluster.sh: %s\n' "$*" >&2
-	exit 1
-}
-
-now_ms() {
-	local t
-	t=$(date +%s%N)
-	printf '%s\n' "$((t / 1000000))"
 }
 
 start_dir=$PWD
@@ -117,12 +108,6 @@ peers=n1=${raft_addr[0]},n2=${raft_addr[1]},n3=${raft_addr[2]}
 ready_timeout_ms=15000 # how long to wait for a leader
 stop_timeout_s=30      # how long a node may take to stop before SIGKILL
 
-# port_in_use HOST:PORT: something accepts connections there. (bash's
-# /dev/tcp: no nc needed; a local refused connection fails at once.)
-port_in_use() {
-	(exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null
-}
-
 check_ports() {
 	local a busy=()
 	for a in "${client_addr[@]}" "${raft_addr[@]}"; do
@@ -184,14 +169,6 @@ run_dir=$(mktemp -d "${TMPDIR:-/tmp}/seatd-cluster.XXXXXX")
 declare -A node_pid=()   # id -> pid of a seatd still to be reaped
 declare -A prefix_pid=() # id -> pid of its output prefixer
 stopping=0
-
-# alive PID: the process exists and is not a zombie waiting to be reaped.
-alive() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[[ ${stat%% *} != Z ]]
-}
 
 start_node() {
 	local i=$1

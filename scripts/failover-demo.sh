@@ -17,6 +17,8 @@
 # the end unless a check failed (then it is kept for the logs). Exits
 # non-zero, saying what was expected, when any answer is wrong.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
 	cat <<'EOF'
@@ -25,17 +27,6 @@ usage: scripts/failover-demo.sh [--data DIR]
                directory, deleted unless a check fails); any earlier demo
                state in DIR (n1 n2 n3, n*.log) is deleted first
 EOF
-}
-
-die() {
-	printf 'failover-demo.sh: %s\n' "$*" >&2
-	exit 1
-}
-
-now_ms() {
-	local t
-	t=$(date +%s%N)
-	printf '%s\n' "$((t / 1000000))"
 }
 
 start_dir=$PWD
@@ -109,20 +100,6 @@ fail() {
 }
 
 # --- nodes ------------------------------------------------------------------
-
-# port_in_use HOST:PORT: something accepts connections there (bash's
-# /dev/tcp; a refused local connection fails at once).
-port_in_use() {
-	(exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null
-}
-
-# alive PID: the process exists and is not a zombie waiting to be reaped.
-alive() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[[ ${stat%% *} != Z ]]
-}
 
 start_node() {
 	local id=$1
