@@ -54,15 +54,18 @@ type schedule struct {
 	window int // seats in play at once: 5 = high contention
 	faults []FaultKind
 	count  int
+	flags  []string // extra seatd flags
 }
 
 // ciSchedules run on every submission: both cluster sizes, both seat
 // spaces, every fault kind.
 var ciSchedules = []schedule{
-	{"3n-contention", 3, 5, []FaultKind{KillLeader, PauseLeader, IsolateLeader, PartitionBridge, KillMajority}, 5},
-	{"3n-wide", 3, 1000, []FaultKind{PartitionRandom, KillRandom, PartitionMinority, KillLeader}, 4},
-	{"5n-contention", 5, 5, []FaultKind{IsolateLeader, PartitionBridge, KillMajority, PauseLeader, PartitionMinority}, 5},
-	{"5n-wide", 5, 1000, []FaultKind{KillLeader, PartitionRandom, KillRandom, PauseLeader}, 4},
+	{"3n-contention", 3, 5, []FaultKind{KillLeader, PauseLeader, IsolateLeader, PartitionBridge, KillMajority}, 5, nil},
+	{"3n-wide", 3, 1000, []FaultKind{PartitionRandom, KillRandom, PartitionMinority, KillLeader}, 4, nil},
+	{"5n-contention", 5, 5, []FaultKind{IsolateLeader, PartitionBridge, KillMajority, PauseLeader, PartitionMinority}, 5, nil},
+	{"5n-wide", 5, 1000, []FaultKind{KillLeader, PartitionRandom, KillRandom, PauseLeader}, 4, nil},
+	// The opt-in raft-wal log store under the faults that stress storage.
+	{"3n-wal", 3, 5, []FaultKind{KillLeader, KillMajority, IsolateLeader, KillRandom}, 4, []string{"--log-store", "wal"}},
 }
 
 // nodeFlags shrink timings so faults resolve quickly, and make snapshots
@@ -100,7 +103,7 @@ func runConfig(t *testing.T, bin, dir string, netID int, s schedule, seed int64)
 		MinRate:       100,
 		RecoveryBound: 15 * time.Second,
 		CheckTimeout:  2 * time.Minute,
-		NodeFlags:     nodeFlags,
+		NodeFlags:     append(append([]string(nil), nodeFlags...), s.flags...),
 		Logf:          t.Logf,
 	}
 }
