@@ -2,6 +2,7 @@ package node
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -339,9 +340,15 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 	}
 	k, err := d.conn.Read(p)
 	if k > 0 {
-		if p[k-1] == '\n' {
-			d.partialSince = time.Time{}
-		} else if d.partialSince.IsZero() {
+		switch {
+		case p[k-1] == '\n':
+			d.partialSince = time.Time{} // every line read so far is complete
+		case bytes.LastIndexByte(p[:k], '\n') >= 0:
+			// A line ended in this chunk and the next one began: the
+			// line deadline counts from now, not from an older line's
+			// start (a pipelining client's chunks rarely end on '\n').
+			d.partialSince = time.Now()
+		case d.partialSince.IsZero():
 			d.partialSince = now
 		}
 	}

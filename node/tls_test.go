@@ -205,3 +205,35 @@ func TestSlowSenderIsCutOff(t *testing.T) {
 		t.Fatalf("STATUS 1 = %q", got)
 	}
 }
+
+// A client that pipelines a long stream whose reads never end on a line
+// boundary is not a slow sender: the line deadline counts from the start of
+// the line in progress, not from the first unfinished read.
+func TestLongPipelinedStreamIsNotCutAsSlow(t *testing.T) {
+	tc := newTestCluster(t, 1, 5, func(c *Config) { c.LineTimeout = 300 * time.Millisecond })
+	c := tc.line(t, 0)
+	done := make(chan int)
+	go func() {
+		n := 0
+		for {
+			if _, err := c.ReadLine(5 * time.Second); err != nil {
+				done <- n
+				return
+			}
+			n++
+		}
+	}()
+	// About 1.2 s of traffic in pieces that always stop inside a line.
+	const line = "STATUS 1\n"
+	sent := 0
+	for end := time.Now().Add(1200 * time.Millisecond); time.Now().Before(end); {
+		c.Send(t, line[4:]+line+line[:4])
+		sent += 2
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.Send(t, line[4:])
+	c.Conn.(*net.TCPConn).CloseWrite()
+	if got := <-done; got < sent-1 {
+		t.Fatalf("connection cut after %d answers of %d: a busy pipelining client was treated as a slow sender", got, sent)
+	}
+}
