@@ -40,6 +40,13 @@ func (n *Node) acceptClients() {
 		if n.clientConns.Add(1) > int64(n.cfg.MaxConns) {
 			n.clientConns.Add(-1)
 			n.limitLog.note("connection refused: --max-conns reached", "max_conns", n.cfg.MaxConns)
+			// Answering BUSY costs a goroutine and a descriptor for up to
+			// a second: a bounded number at a time, the rest just closed.
+			if n.refusing.Add(1) > maxRefusing {
+				n.refusing.Add(-1)
+				conn.Close()
+				continue
+			}
 			go n.refuseBusy(conn)
 			continue
 		}
@@ -78,10 +85,14 @@ func (n *Node) untrackConn(c net.Conn) {
 // it, within the handshake timeout (a TLS client needs its handshake
 // first).
 func (n *Node) refuseBusy(conn net.Conn) {
-	conn.SetDeadline(time.Now().Add(n.cfg.HandshakeTimeout))
+	defer n.refusing.Add(-1)
+	conn.SetDeadline(time.Now().Add(time.Second))
 	io.WriteString(conn, protocol.ErrorLine(protocol.Busy, "too many connections")+"\n")
 	closeGently(conn)
 }
+
+// maxRefusing bounds the connections being answered ERROR BUSY at once.
+const maxRefusing = 64
 
 // serveClient serves one client connection: the TLS handshake (bounded,
 // and the client's verified identity when client certificates are
@@ -99,7 +110,10 @@ func (n *Node) serveClient(conn net.Conn) {
 		}
 		if n.cfg.TLSClientCA != "" {
 			id, ok := transport.IdentityFromConn(tc)
-			if !ok {
+			if !ok || !protocol.ValidHolder(id) {
+				// The identity becomes a holder in log entries and
+				// forwarded lines: only a well-formed holder may.
+				n.limitLog.note("client certificate refused: its Common Name is not a valid holder", "remote", conn.RemoteAddr().String())
 				conn.Close()
 				return
 			}
@@ -147,7 +161,7 @@ func (n *Node) serveConnAs(conn net.Conn, forwarded bool, identity string) {
 	if forwarded {
 		lines = protocol.NewLineReader(conn)
 	} else {
-		lines = protocol.NewLineReader(&deadlineReader{n: n, conn: conn})
+		lines = protocol.NewLineReader(&deadlineReader{n: n, conn: conn, stop: &progress.writerStopped})
 	}
 	for {
 		line, err := lines.ReadLine()
@@ -205,9 +219,12 @@ func (n *Node) serveConnAs(conn net.Conn, forwarded bool, identity string) {
 // its reader can wait for earlier requests.
 type connProgress struct {
 	answered atomic.Uint64
-	waiting  atomic.Bool
-	mu       sync.Mutex
-	cond     *sync.Cond
+	// writerStopped is set when the writer gave up on the connection; the
+	// reader then stops reading.
+	writerStopped atomic.Bool
+	waiting       atomic.Bool
+	mu            sync.Mutex
+	cond          *sync.Cond
 }
 
 func newConnProgress() *connProgress {
@@ -258,6 +275,7 @@ func (n *Node) writeAnswers(conn net.Conn, answers <-chan *call, progress *connP
 		}
 		if err := w.Flush(); err != nil {
 			broken = true
+			progress.writerStopped.Store(true)
 			conn.SetReadDeadline(time.Now())
 		}
 	}
@@ -317,10 +335,21 @@ type deadlineReader struct {
 	// when the last byte read ended a line.
 	partialSince time.Time
 	deadline     time.Time
+	// returned is when the last Read returned: time the reader spends
+	// elsewhere (waiting for answers to drain) does not count against the
+	// client's line budget.
+	returned time.Time
+	// stop is set by the connection's writer when it gave up (the client
+	// stopped reading answers): the reader must stop too.
+	stop *atomic.Bool
 }
 
 func (d *deadlineReader) Read(p []byte) (int, error) {
 	now := time.Now()
+	if !d.partialSince.IsZero() && !d.returned.IsZero() {
+		d.partialSince = d.partialSince.Add(now.Sub(d.returned))
+	}
+	defer func() { d.returned = time.Now() }()
 	var want time.Time
 	if d.partialSince.IsZero() {
 		want = now.Add(d.n.cfg.IdleTimeout)
@@ -335,7 +364,7 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 	// Checked after arming the deadline: Close sets closing first and then
 	// expires every deadline, so either this sees closing or the read is
 	// woken.
-	if d.n.closing.Load() {
+	if d.n.closing.Load() || d.stop.Load() {
 		return 0, net.ErrClosed
 	}
 	k, err := d.conn.Read(p)

@@ -133,7 +133,11 @@ func (n *Node) waitAndRoute(c *call) {
 		case <-changed:
 		case <-timer.C:
 		case <-n.stop:
-			c.finish(protocol.ErrorLine(protocol.ShuttingDown, ""))
+			if c.attempted {
+				c.finish(protocol.ErrorLine(protocol.Timeout, "the node shut down before the answer; outcome unknown"))
+			} else {
+				c.finish(protocol.ErrorLine(protocol.ShuttingDown, ""))
+			}
 			return
 		}
 	}
@@ -272,7 +276,9 @@ func (n *Node) completeApply(p pendingApply) {
 	for _, c := range p.calls {
 		switch {
 		case errors.Is(err, raft.ErrRaftShutdown):
-			c.finish(protocol.ErrorLine(protocol.ShuttingDown, ""))
+			// Raft reports shutdown even for entries it committed: the
+			// outcome is unknown.
+			c.finish(protocol.ErrorLine(protocol.Timeout, "the node shut down before the answer; outcome unknown"))
 		case notApplied:
 			c.attempted = false
 			go n.route(c) // not inline: route may queue to the batcher that waits on us

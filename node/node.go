@@ -45,6 +45,7 @@ type Node struct {
 
 	connSeq     atomic.Uint64 // numbers client connections
 	clientConns atomic.Int64  // client connections open now (--max-conns)
+	refusing    atomic.Int64  // connections being answered ERROR BUSY
 	limitLog    limitLogger
 	closing     atomic.Bool    // set first thing in Close: new requests get SHUTTING_DOWN
 	stop        chan struct{}  // closed by Close: background goroutines return
@@ -229,6 +230,9 @@ func (n *Node) open() error {
 	go n.runWriteBatcher()
 	go n.runReadBatcher()
 	go n.acceptClients()
+	if cfg.TLSClientCA != "" && cfg.PeerCert == "" {
+		n.logger.Warn("client identities are enforced but the node-to-node port is plaintext: anyone who reaches --raft can forward writes under any holder; add --peer-cert/--peer-key/--peer-ca")
+	}
 	n.logger.Info("node started", "id", cfg.ID, "listen", clientLn.Addr().String(), "raft", cfg.RaftAdvertise)
 	return nil
 }
@@ -297,6 +301,9 @@ func (n *Node) Close() error {
 // safe on a partly opened node.
 func (n *Node) closeResources() {
 	var errs []error
+	if n.clientLn != nil {
+		n.clientLn.Close()
+	}
 	if n.pprofSrv != nil {
 		n.pprofSrv.Close()
 	}

@@ -1,7 +1,13 @@
 package node
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"net"
 	"path/filepath"
 	"strings"
@@ -235,5 +241,49 @@ func TestLongPipelinedStreamIsNotCutAsSlow(t *testing.T) {
 	c.Conn.(*net.TCPConn).CloseWrite()
 	if got := <-done; got < sent-1 {
 		t.Fatalf("connection cut after %d answers of %d: a busy pipelining client was treated as a slow sender", got, sent)
+	}
+}
+
+// A client certificate whose Common Name is not a well-formed holder is
+// refused: the identity is written into log entries and forwarded lines.
+func TestIdentityMustBeAValidHolder(t *testing.T) {
+	pki := newTestPKI(t)
+	tc := newTestCluster(t, 1, 5, pki.secure)
+	caCert, err := tls.LoadX509KeyPair(pki.file("ca.crt"), pki.file("ca.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caCert.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(4242),
+		Subject:      pkix.Name{CommonName: "carol id=z"},
+		NotBefore:    time.Now().Add(-time.Minute),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caCert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := pki.clientTLS(t, "")
+	cfg.Certificates = []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}
+	conn, err := tls.Dial("tcp", tc.addr(0), cfg)
+	if err == nil {
+		c := testutil.NewLineConn(t, conn)
+		c.Send(t, "RESERVE 1\n")
+		if got, rerr := c.ReadLine(5 * time.Second); rerr == nil {
+			t.Fatalf("a client named %q got an answer: %q", tmpl.Subject.CommonName, got)
+		}
+	}
+	if got, _, _ := tc.nodes[0].FSM().SeatStatus(1); got {
+		t.Fatal("seat 1 was booked by a client with a malformed identity")
 	}
 }

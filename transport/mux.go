@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -39,8 +40,12 @@ type Mux struct {
 	services map[byte]*serviceListener
 	closed   bool
 
-	wg sync.WaitGroup // the accept loop and header readers
+	wg      sync.WaitGroup // the accept loop and header readers
+	routing atomic.Int64   // connections whose header is being read
 }
+
+// maxRouting bounds the connections whose header byte is awaited at once.
+const maxRouting = 1024
 
 // NewMux wraps ln. advertise is the address other nodes reach this one at
 // (it must not be a wildcard such as 0.0.0.0).
@@ -112,6 +117,15 @@ func (m *Mux) acceptLoop() {
 			continue
 		}
 		backoff = 0
+		// Each new connection gets a goroutine until it names its
+		// service; bound how many, so connections that never send a
+		// byte cannot exhaust the node.
+		if m.routing.Add(1) > maxRouting {
+			m.routing.Add(-1)
+			m.logger.Warn("connection dropped: too many connections have not sent their header yet", "remote", conn.RemoteAddr())
+			conn.Close()
+			continue
+		}
 		m.wg.Add(1)
 		go m.route(conn)
 	}
@@ -120,6 +134,7 @@ func (m *Mux) acceptLoop() {
 // route reads the header byte and hands the connection to its service.
 func (m *Mux) route(conn net.Conn) {
 	defer m.wg.Done()
+	defer m.routing.Add(-1)
 	var b [1]byte
 	conn.SetReadDeadline(time.Now().Add(headerTimeout))
 	if _, err := conn.Read(b[:]); err != nil {
