@@ -15,9 +15,15 @@ import (
 // Internal tuning of the leader's batching. Batches form on completion: a
 // new log entry is started as soon as fewer than maxOutstandingApplies are
 // being committed, carrying every write that queued meanwhile.
+//
+// Two entries in flight let the leader write the next entry while a
+// follower writes the previous one, and no more: every extra entry costs a
+// disk flush on every node, and flushes, not CPU, bound a loaded cluster
+// (docs/benchmarks.md: 8 in flight gave 12-13% fewer writes/s at 64 and
+// 256 clients than 2, with the boltdb log store).
 const (
 	maxBatchWrites        = 1024
-	maxOutstandingApplies = 8
+	maxOutstandingApplies = 2
 	maxReadBatch          = 4096
 )
 
