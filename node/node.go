@@ -29,6 +29,7 @@ type Node struct {
 	raft      *raft.Raft
 	store     logStore
 	netTrans  *raft.NetworkTransport
+	stream    *transport.StreamLayer // Raft connections, tracked so shutdown can wait for their handlers
 	mux       *transport.Mux
 	forwarder *cluster.Forwarder
 	fwdServer *cluster.Server
@@ -131,6 +132,7 @@ func (n *Node) open() error {
 	}
 	n.mux = transport.NewMux(raftLn, advertise, n.logger)
 	stream := transport.NewStreamLayer(n.mux, dialer)
+	n.stream = stream
 	fwdLn := n.mux.Listen(transport.HeaderForward)
 	inspectLn := n.mux.Listen(transport.HeaderInspect)
 	n.netTrans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
@@ -321,6 +323,11 @@ func (n *Node) closeResources() {
 	if n.mux != nil {
 		n.mux.Close()
 	}
+	if n.stream != nil {
+		// Ends the transport's handlers of incoming Raft connections:
+		// no more RPCs reach Raft from now on.
+		n.stream.CloseAccepted()
+	}
 	if n.raft != nil {
 		if err := n.raft.Shutdown().Error(); err != nil {
 			errs = append(errs, fmt.Errorf("shut down raft: %w", err))
@@ -328,6 +335,11 @@ func (n *Node) closeResources() {
 	}
 	close(n.stop)
 	n.bg.Wait()
+	// A handler still answering a heartbeat may write the term to the
+	// store; hashicorp/raft panics if that write fails.
+	if n.stream != nil && !n.stream.WaitAccepted(10*time.Second) {
+		n.logger.Error("shutdown: Raft connection handlers still running after 10s; closing the store anyway")
+	}
 	if n.store != nil {
 		if err := n.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close raft store: %w", err))
