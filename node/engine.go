@@ -16,14 +16,15 @@ import (
 // new log entry is started as soon as fewer than maxOutstandingApplies are
 // being committed, carrying every write that queued meanwhile.
 //
-// Two entries in flight let the leader write the next entry while a
-// follower writes the previous one, and no more: every extra entry costs a
-// disk flush on every node, and flushes, not CPU, bound a loaded cluster
-// (docs/benchmarks.md: 8 in flight gave 12-13% fewer writes/s at 64 and
-// 256 clients than 2, with the boltdb log store).
+// One entry in flight is group commit at its simplest: while an entry
+// commits, every write that arrives waits for the next one. Flushes, not
+// CPU, bound a loaded cluster (all nodes share one disk on the benchmark
+// machine), and every further entry in flight costs a flush on every node.
+// docs/benchmarks.md: against 2 in flight, 1 gave 14% more writes/s at 64
+// and 256 clients with boltdb and 5-7% more with wal; 8 was worse than 2.
 const (
 	maxBatchWrites        = 1024
-	maxOutstandingApplies = 2
+	maxOutstandingApplies = 1
 	maxReadBatch          = 4096
 )
 
