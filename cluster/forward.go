@@ -42,7 +42,7 @@ type ForwarderConfig struct {
 	Dialer *transport.Dialer
 	// Conns is how many connections are kept to the leader (default 1).
 	// One connection carries the most requests per system call on both
-	// ends; with 64 and 256 clients through a follower, one gave 3-5%
+	// ends; with 16, 64 and 256 clients through all nodes, one gave 3-5%
 	// more writes/s than four on a 2-core machine (docs/benchmarks.md).
 	Conns int
 	// DialTimeout bounds opening a connection (default 2s).
