@@ -6,117 +6,254 @@ import (
 	"fmt"
 )
 
-// EntryVersion is the version byte every log entry written by this code
-// starts with. Apply refuses entries of any other version.
-const EntryVersion = 1
+// Format versions. Every log entry starts with the format version it needs:
+// a node applies entries of every version up to MaxFormat and halts on a
+// newer one. The cluster's format (State.Format, replicated) starts at 1 and
+// is raised by a TypeFormat entry, which the leader writes only once every
+// voter reports that it supports the new version (docs/design.md, "Formats
+// and upgrades"); before that the leader writes nothing a voter of the older
+// version could not apply.
+const (
+	// FormatV1 is the format of the first release: one seat space, RESERVE
+	// and CANCEL of one seat. Its entries are Init and Batch.
+	FormatV1 = 1
+	// FormatV2 adds events, several seats per write, holds, history, tick
+	// entries that carry time forward, and format entries.
+	FormatV2 = 2
+	// MaxFormat is the newest format this build can apply.
+	MaxFormat = FormatV2
+)
 
 // EntryType is the second byte of a log entry.
 type EntryType uint8
 
-// Entry types.
+// Entry types. A type is defined within a format version.
 const (
-	// TypeInit creates the cluster's seats. It is written once, by the first
-	// leader of a new cluster; later Init entries change nothing.
+	// TypeInit (version 1) creates the default event. It is written once,
+	// by the first leader of a new cluster; later Init entries change
+	// nothing.
 	TypeInit EntryType = 1
-	// TypeBatch carries one or more client writes, applied in order.
+	// TypeBatch (versions 1 and 2) carries one or more client writes,
+	// applied in order. Version 1 knows only OpReserve and OpCancel of one
+	// seat of the default event.
 	TypeBatch EntryType = 2
+	// TypeTick (version 2) carries nothing but the leader's time, so that
+	// holds expire on a cluster that has nothing else to write.
+	TypeTick EntryType = 3
+	// TypeFormat (version 2) raises the cluster's format version.
+	TypeFormat EntryType = 4
 )
 
 // Op is one write operation inside a batch.
 type Op uint8
 
-// Write operations.
+// Write operations. OpReserve and OpCancel exist in both versions; the
+// others only in version 2.
 const (
-	OpReserve Op = 1
-	OpCancel  Op = 2
+	OpReserve     Op = 1
+	OpCancel      Op = 2
+	OpHold        Op = 3
+	OpEventCreate Op = 4
+	OpEventDelete Op = 5
 )
 
 // Limits that bound what a decoded entry may claim, so that a corrupt entry
 // can never make a node allocate without bound.
 const (
-	// MaxSeats is the largest seat count a cluster may be created with.
+	// MaxSeats is the largest seat count of an event.
 	MaxSeats = 1_000_000
 	// MaxBatch is the largest number of writes one entry may carry.
 	MaxBatch = 1 << 16
-	// maxToken is the longest holder or id (the protocol allows 64).
+	// MaxSeatsPerWrite is the most seats one write may name.
+	MaxSeatsPerWrite = 100
+	// MaxTTL is the longest hold, in seconds.
+	MaxTTL = 3600
+	// maxToken is the longest holder, id or event name (the protocol
+	// allows 64).
 	maxToken = 64
 )
 
-// Write is one client write: reserve or cancel a seat for a holder
-// (empty = anonymous), optionally under an exactly-once id.
+// DefaultEvent is the name of the event the Init entry creates; a write
+// whose Event is empty names it.
+const DefaultEvent = "default"
+
+// Write is one client write.
 type Write struct {
-	Op     Op
-	Seat   uint32 // 0 = not a valid seat number; answered ResultInvalidSeat
+	Op Op
+	// Event names the event of a seat write ("" = the default event), or
+	// the event an OpEventCreate or OpEventDelete acts on.
+	Event string
+	// Seat is the seat of a write that names one seat (0 = not a valid
+	// seat number, answered CodeInvalidSeat).
+	Seat uint32
+	// Seats are the seats of a write that names several, ascending and
+	// distinct; nil for a write of one seat. Its failures name seats.
+	Seats []uint32
+	// Holder is empty for an anonymous write. A hold always has one.
 	Holder string
-	ID     string
+	// ID is the exactly-once id, empty when absent.
+	ID string
+	// TTL is a hold's time to live in seconds (1 to MaxTTL).
+	TTL uint32
+	// Count is the seat count of OpEventCreate (1 to MaxSeats).
+	Count uint32
+}
+
+// seatList returns the seats the write names.
+func (w *Write) seatList(buf *[1]uint32) []uint32 {
+	if w.Seats != nil {
+		return w.Seats
+	}
+	buf[0] = w.Seat
+	return buf[:]
 }
 
 // Entry is a decoded log entry.
 type Entry struct {
-	Type EntryType
+	// Version is the format version the entry was written in.
+	Version uint8
+	Type    EntryType
 	// Time is the leader's wall clock in Unix milliseconds when it built
 	// the entry. Apply uses max(Time, time of the previous entry).
 	Time int64
 	// Seats is the seat count of a TypeInit entry.
 	Seats uint32
+	// Format is the version a TypeFormat entry raises the cluster to.
+	Format uint8
 	// Writes are the writes of a TypeBatch entry, in order.
 	Writes []Write
 }
 
-// Errors returned by Decode. A node that meets one applies nothing for that
-// entry; every node meets the same error for the same bytes, so state never
-// diverges.
+// Errors returned by Decode. Every error halts the state machine (ErrHalted):
+// an entry a node cannot fully understand is never skipped.
 var (
-	ErrShortEntry  = errors.New("fsm: truncated log entry")
-	ErrVersion     = errors.New("fsm: unsupported log entry version")
-	ErrEntryType   = errors.New("fsm: unknown log entry type")
+	// ErrVersion: the entry needs a newer format than this build knows.
+	ErrVersion = errors.New("fsm: log entry of an unsupported format version")
+	// ErrEntryType: a type or op that this build does not know in the
+	// entry's version.
+	ErrEntryType = errors.New("fsm: log entry of an unknown type or operation")
+	// ErrCorruptData: bytes that are not a valid entry.
 	ErrCorruptData = errors.New("fsm: corrupt log entry")
 )
 
 const headerLen = 1 + 1 + 8 // version, type, time
 
-// AppendInit appends the encoding of an Init entry to dst.
+// AppendInit appends the encoding of an Init entry (version 1) to dst.
 //
-//	version(1) type(1)=1 time(8, big-endian) seats(uvarint)
+//	version(1)=1 type(1)=1 time(8, big-endian) seats(uvarint)
 func AppendInit(dst []byte, timeMs int64, seats uint32) []byte {
-	dst = appendHeader(dst, TypeInit, timeMs)
+	dst = appendHeader(dst, FormatV1, TypeInit, timeMs)
 	return binary.AppendUvarint(dst, uint64(seats))
 }
 
-// AppendBatch appends the encoding of a Batch entry to dst.
+// AppendTick appends the encoding of a Tick entry (version 2).
 //
-//	version(1) type(1)=2 time(8, big-endian) count(uvarint)
-//	then per write: op(1) seat(uvarint) len(uvarint) holder len(uvarint) id
-func AppendBatch(dst []byte, timeMs int64, writes []Write) []byte {
-	dst = appendHeader(dst, TypeBatch, timeMs)
-	dst = binary.AppendUvarint(dst, uint64(len(writes)))
+//	version(1)=2 type(1)=3 time(8)
+func AppendTick(dst []byte, timeMs int64) []byte {
+	return appendHeader(dst, FormatV2, TypeTick, timeMs)
+}
+
+// AppendFormat appends the encoding of a Format entry (version 2) that raises
+// the cluster to format version v.
+//
+//	version(1)=2 type(1)=4 time(8) format(1)
+func AppendFormat(dst []byte, timeMs int64, v uint8) []byte {
+	dst = appendHeader(dst, FormatV2, TypeFormat, timeMs)
+	return append(dst, v)
+}
+
+// AppendBatch appends the encoding of a Batch entry of the given format
+// version to dst. Every write must be encodable in that version (CanEncode).
+func AppendBatch(dst []byte, format uint8, timeMs int64, writes []Write) []byte {
+	dst = AppendBatchHeader(dst, format, timeMs, len(writes))
 	for i := range writes {
-		dst = AppendWrite(dst, writes[i])
+		dst = AppendWrite(dst, format, &writes[i])
 	}
 	return dst
 }
 
 // AppendBatchHeader appends the header of a Batch entry of count writes; the
-// caller then appends each write with AppendWrite. It lets a batcher encode
-// writes as they arrive without building a []Write first.
-func AppendBatchHeader(dst []byte, timeMs int64, count int) []byte {
-	dst = appendHeader(dst, TypeBatch, timeMs)
+// caller then appends each write with AppendWrite in the same format. It lets
+// a batcher encode writes as they arrive without building a []Write first.
+//
+//	version(1) type(1)=2 time(8) count(uvarint) writes...
+func AppendBatchHeader(dst []byte, format uint8, timeMs int64, count int) []byte {
+	dst = appendHeader(dst, format, TypeBatch, timeMs)
 	return binary.AppendUvarint(dst, uint64(count))
 }
 
-// AppendWrite appends one write of a Batch entry.
-func AppendWrite(dst []byte, w Write) []byte {
-	dst = append(dst, byte(w.Op))
-	dst = binary.AppendUvarint(dst, uint64(w.Seat))
-	dst = binary.AppendUvarint(dst, uint64(len(w.Holder)))
-	dst = append(dst, w.Holder...)
-	dst = binary.AppendUvarint(dst, uint64(len(w.ID)))
-	return append(dst, w.ID...)
+// CanEncode reports whether w can be written in a batch of the given format:
+// format 1 knows only RESERVE and CANCEL of one seat of the default event,
+// without a ttl.
+func CanEncode(format uint8, w *Write) bool {
+	switch format {
+	case FormatV1:
+		return (w.Op == OpReserve || w.Op == OpCancel) && w.Seats == nil && w.Event == ""
+	case FormatV2:
+		return true
+	}
+	return false
 }
 
-func appendHeader(dst []byte, t EntryType, timeMs int64) []byte {
-	dst = append(dst, EntryVersion, byte(t))
+// AppendWrite appends one write of a Batch entry in the given format. It
+// panics when CanEncode(format, w) is false: writing it would hand the
+// voters an entry they cannot apply.
+//
+// Version 1:  op(1) seat(uvarint) holder(str) id(str)
+// Version 2:  op(1), then for RESERVE, CANCEL and HOLD:
+//
+//	event(str) nseats(uvarint) first-seat(uvarint) then the gap to each next
+//	seat (uvarint, > 0) holder(str) id(str) and for HOLD ttl(uvarint)
+//
+// for EVENT CREATE: event(str) count(uvarint) id(str);
+// for EVENT DELETE: event(str) id(str).
+// A str is its length (uvarint) and its bytes.
+func AppendWrite(dst []byte, format uint8, w *Write) []byte {
+	if !CanEncode(format, w) {
+		panic(fmt.Sprintf("fsm: write op %d cannot be encoded in format %d", w.Op, format))
+	}
+	dst = append(dst, byte(w.Op))
+	if format == FormatV1 {
+		dst = binary.AppendUvarint(dst, uint64(w.Seat))
+		dst = appendStr(dst, w.Holder)
+		return appendStr(dst, w.ID)
+	}
+	dst = appendStr(dst, w.Event)
+	switch w.Op {
+	case OpEventCreate:
+		dst = binary.AppendUvarint(dst, uint64(w.Count))
+		return appendStr(dst, w.ID)
+	case OpEventDelete:
+		return appendStr(dst, w.ID)
+	}
+	var one [1]uint32
+	seats := w.seatList(&one)
+	dst = binary.AppendUvarint(dst, uint64(len(seats)))
+	prev := uint32(0)
+	for i, s := range seats {
+		if i == 0 {
+			dst = binary.AppendUvarint(dst, uint64(s))
+		} else {
+			dst = binary.AppendUvarint(dst, uint64(s-prev))
+		}
+		prev = s
+	}
+	dst = appendStr(dst, w.Holder)
+	dst = appendStr(dst, w.ID)
+	if w.Op == OpHold {
+		dst = binary.AppendUvarint(dst, uint64(w.TTL))
+	}
+	return dst
+}
+
+func appendHeader(dst []byte, version uint8, t EntryType, timeMs int64) []byte {
+	dst = append(dst, version, byte(t))
 	return binary.BigEndian.AppendUint64(dst, uint64(timeMs))
+}
+
+func appendStr(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
 }
 
 // Decode parses a log entry. It never panics and never allocates more than a
@@ -125,22 +262,23 @@ func appendHeader(dst []byte, t EntryType, timeMs int64) []byte {
 func Decode(data []byte) (Entry, error) {
 	var e Entry
 	if len(data) < headerLen {
-		return e, ErrShortEntry
+		return e, fmt.Errorf("%w: %d bytes, shorter than a header", ErrCorruptData, len(data))
 	}
-	if data[0] != EntryVersion {
-		return e, fmt.Errorf("%w: %d", ErrVersion, data[0])
+	e.Version = data[0]
+	if e.Version < FormatV1 || e.Version > MaxFormat {
+		return e, fmt.Errorf("%w: version %d (this build applies 1 to %d)", ErrVersion, e.Version, MaxFormat)
 	}
 	e.Type = EntryType(data[1])
 	e.Time = int64(binary.BigEndian.Uint64(data[2:10]))
 	d := decoder{buf: data[headerLen:]}
-	switch e.Type {
-	case TypeInit:
+	switch {
+	case e.Type == TypeInit && e.Version == FormatV1:
 		n := d.uvarint()
 		if d.err == nil && (n == 0 || n > MaxSeats) {
 			return e, fmt.Errorf("%w: seat count %d out of range", ErrCorruptData, n)
 		}
 		e.Seats = uint32(n)
-	case TypeBatch:
+	case e.Type == TypeBatch:
 		n := d.uvarint()
 		// Every write takes at least 4 bytes, which bounds the allocation
 		// by the entry's own size.
@@ -150,22 +288,22 @@ func Decode(data []byte) (Entry, error) {
 		if d.err == nil {
 			e.Writes = make([]Write, n)
 			for i := range e.Writes {
-				w := &e.Writes[i]
-				w.Op = Op(d.byte())
-				if d.err == nil && w.Op != OpReserve && w.Op != OpCancel {
-					return Entry{}, fmt.Errorf("%w: unknown op %d", ErrCorruptData, w.Op)
+				if err := d.write(e.Version, &e.Writes[i]); err != nil {
+					return Entry{}, err
 				}
-				seat := d.uvarint()
-				if seat > 1<<32-1 {
-					d.fail()
+				if d.err != nil {
+					break
 				}
-				w.Seat = uint32(seat)
-				w.Holder = d.str()
-				w.ID = d.str()
 			}
 		}
+	case e.Type == TypeTick && e.Version >= FormatV2:
+	case e.Type == TypeFormat && e.Version >= FormatV2:
+		e.Format = d.byte()
+		if d.err == nil && (e.Format < FormatV1 || e.Format > MaxFormat) {
+			return e, fmt.Errorf("%w: a format entry raising the cluster to version %d (this build applies 1 to %d)", ErrVersion, e.Format, MaxFormat)
+		}
 	default:
-		return e, fmt.Errorf("%w: %d", ErrEntryType, e.Type)
+		return e, fmt.Errorf("%w: type %d in version %d", ErrEntryType, e.Type, e.Version)
 	}
 	if d.err == nil && len(d.buf) != 0 {
 		d.fail()
@@ -176,6 +314,82 @@ func Decode(data []byte) (Entry, error) {
 	return e, nil
 }
 
+// write decodes one write of a batch of the given version.
+func (d *decoder) write(version uint8, w *Write) error {
+	w.Op = Op(d.byte())
+	if d.err != nil {
+		return nil
+	}
+	known := w.Op == OpReserve || w.Op == OpCancel
+	if version >= FormatV2 {
+		known = known || w.Op == OpHold || w.Op == OpEventCreate || w.Op == OpEventDelete
+	}
+	if !known {
+		return fmt.Errorf("%w: op %d in version %d", ErrEntryType, w.Op, version)
+	}
+	if version == FormatV1 {
+		w.Seat = d.seat()
+		w.Holder = d.str()
+		w.ID = d.str()
+		return nil
+	}
+	w.Event = d.str()
+	switch w.Op {
+	case OpEventCreate:
+		n := d.uvarint()
+		if d.err == nil && (n == 0 || n > MaxSeats) {
+			return fmt.Errorf("%w: event of %d seats", ErrCorruptData, n)
+		}
+		w.Count = uint32(n)
+		w.ID = d.str()
+		return d.eventName(w.Event)
+	case OpEventDelete:
+		w.ID = d.str()
+		return d.eventName(w.Event)
+	}
+	if w.Event != "" {
+		if err := d.eventName(w.Event); err != nil {
+			return err
+		}
+	}
+	n := d.uvarint()
+	if d.err == nil && (n == 0 || n > MaxSeatsPerWrite) {
+		return fmt.Errorf("%w: a write of %d seats", ErrCorruptData, n)
+	}
+	if d.err != nil {
+		return nil
+	}
+	if n == 1 {
+		w.Seat = d.seat()
+	} else {
+		w.Seats = make([]uint32, n)
+		for i := range w.Seats {
+			v := d.uvarint()
+			if i > 0 {
+				if v == 0 {
+					return fmt.Errorf("%w: seats not ascending", ErrCorruptData)
+				}
+				v += uint64(w.Seats[i-1])
+			}
+			if v > 1<<32-1 {
+				d.fail()
+				return nil
+			}
+			w.Seats[i] = uint32(v)
+		}
+	}
+	w.Holder = d.str()
+	w.ID = d.str()
+	if w.Op == OpHold {
+		ttl := d.uvarint()
+		if d.err == nil && (ttl == 0 || ttl > MaxTTL || w.Holder == "") {
+			return fmt.Errorf("%w: a hold of ttl %d by holder %q", ErrCorruptData, ttl, w.Holder)
+		}
+		w.TTL = uint32(ttl)
+	}
+	return nil
+}
+
 // decoder reads a byte slice and remembers the first error.
 type decoder struct {
 	buf []byte
@@ -184,7 +398,7 @@ type decoder struct {
 
 func (d *decoder) fail() {
 	if d.err == nil {
-		d.err = ErrCorruptData
+		d.err = fmt.Errorf("%w: truncated or malformed", ErrCorruptData)
 	}
 	d.buf = nil
 }
@@ -209,6 +423,15 @@ func (d *decoder) uvarint() uint64 {
 	return v
 }
 
+func (d *decoder) seat() uint32 {
+	v := d.uvarint()
+	if v > 1<<32-1 {
+		d.fail()
+		return 0
+	}
+	return uint32(v)
+}
+
 func (d *decoder) str() string {
 	n := d.uvarint()
 	if n > maxToken || n > uint64(len(d.buf)) {
@@ -218,4 +441,30 @@ func (d *decoder) str() string {
 	s := string(d.buf[:n])
 	d.buf = d.buf[n:]
 	return s
+}
+
+// eventName checks a decoded event name.
+func (d *decoder) eventName(name string) error {
+	if d.err != nil {
+		return nil
+	}
+	if !validEventName(name) {
+		return fmt.Errorf("%w: event name %q", ErrCorruptData, name)
+	}
+	return nil
+}
+
+// validEventName mirrors the protocol's rule (1–64 of A-Z a-z 0-9 . _ -);
+// fsm is a leaf and does not import the protocol package.
+func validEventName(name string) bool {
+	if len(name) == 0 || len(name) > maxToken {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') && c != '.' && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,34 +34,49 @@ type FSM struct {
 
 	mu sync.RWMutex // guards st and halted against concurrent Apply, Restore and reads
 	st *state
-	// halted is set when an entry of an unknown version or type was met:
-	// a newer node wrote it. From then on nothing is applied (applying
-	// later entries without it would diverge from the newer nodes) and
-	// no snapshot is taken (it would claim entries that were skipped).
+	// halted is set when an entry this build cannot fully understand was
+	// met: a newer node wrote it, or it is corrupt. From then on nothing is
+	// applied (applying later entries without it would diverge from the
+	// nodes that understood it) and no snapshot is taken (it would claim
+	// entries that were not applied).
 	halted error
+
+	// expiryMoved is signalled (without blocking) when the earliest hold
+	// changes, so that the leader's ticker can re-arm.
+	expiryMoved chan struct{}
 }
 
-// ErrHalted is wrapped by the error Apply returns for every entry after one
-// this code cannot understand; the node must be upgraded.
-var ErrHalted = errors.New("fsm: halted at a log entry of an unknown version or type")
+// Errors of the FSM and its read methods.
+var (
+	// ErrHalted is wrapped by the error Apply returns for an entry this build
+	// cannot understand and for every entry after it; the node must be
+	// upgraded (or, for a corrupt log, restored from a backup).
+	ErrHalted = errors.New("fsm: halted at a log entry this build cannot apply")
+	// ErrNoEvent: the event named does not exist.
+	ErrNoEvent = errors.New("fsm: no such event")
+	// ErrInvalidSeat: the seat is not a seat of the event.
+	ErrInvalidSeat = errors.New("fsm: no such seat")
+)
 
 var (
 	_ raft.FSM         = (*FSM)(nil)
 	_ raft.BatchingFSM = (*FSM)(nil)
 )
 
-// New returns an empty FSM: no seats until the Init entry is applied.
+// New returns an empty FSM: no events until the Init entry is applied.
 func New(opts Options) *FSM {
-	return &FSM{opts: opts, st: newState(opts.IDRetention, opts.MinIDs)}
+	return &FSM{opts: opts, st: newState(opts.IDRetention, opts.MinIDs), expiryMoved: make(chan struct{}, 1)}
 }
 
 // Apply applies one committed log entry. For a batch entry it returns the
-// []Result of its writes in order; for an Init entry nil; for an entry that
-// cannot be decoded an error (the same one on every node; nothing changes).
+// []Result of its writes in order; for other entries nil; for an entry this
+// build cannot apply an error wrapping ErrHalted.
 func (f *FSM) Apply(l *raft.Log) interface{} {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.applyLocked(l)
+	res := f.applyLocked(l)
+	f.signalExpiry()
+	return res
 }
 
 // ApplyBatch applies several committed entries under one lock acquisition.
@@ -71,7 +87,19 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	for i, l := range logs {
 		out[i] = f.applyLocked(l)
 	}
+	f.signalExpiry()
 	return out
+}
+
+func (f *FSM) signalExpiry() {
+	if !f.st.expiryMoved {
+		return
+	}
+	f.st.expiryMoved = false
+	select {
+	case f.expiryMoved <- struct{}{}:
+	default:
+	}
 }
 
 func (f *FSM) applyLocked(l *raft.Log) interface{} {
@@ -83,45 +111,108 @@ func (f *FSM) applyLocked(l *raft.Log) interface{} {
 	}
 	e, err := Decode(l.Data)
 	if err != nil {
-		if errors.Is(err, ErrVersion) || errors.Is(err, ErrEntryType) {
-			f.halted = fmt.Errorf("%w: log index %d: %w", ErrHalted, l.Index, err)
-			return f.halted
-		}
-		// Corrupt bytes are the same on every node: every node answers
-		// the same error and changes nothing, so replicas stay equal.
-		return fmt.Errorf("apply log index %d: %w", l.Index, err)
+		f.halted = fmt.Errorf("%w: log index %d: %w", ErrHalted, l.Index, err)
+		return f.halted
 	}
-	if res := f.st.apply(&e); res != nil {
+	if res := f.st.apply(&e, l.Index); res != nil {
 		return res
 	}
-	return nil // an Init entry: a plain nil, not a typed nil slice
+	return nil // not a batch: a plain nil, not a typed nil slice
 }
 
-// Seats returns the seat count, 0 while the cluster is not initialised.
-func (f *FSM) Seats() int {
+// Format returns the cluster's format version.
+func (f *FSM) Format() uint8 {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return len(f.st.seats)
+	return f.st.format
 }
 
-// SeatStatus returns whether seat n is booked and by whom. ok is false when n
-// is not a seat of the cluster.
-func (f *FSM) SeatStatus(n uint32) (booked bool, holder string, ok bool) {
+// DefaultSeats returns the seat count of the default event, 0 while the
+// cluster is not initialised.
+func (f *FSM) DefaultSeats() uint32 {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	if n == 0 || int(n) > len(f.st.seats) {
-		return false, "", false
+	if e := f.st.events[DefaultEvent]; e != nil {
+		return e.seats
 	}
-	s := f.st.seats[n-1]
-	return s.booked, s.holder, true
+	return 0
 }
 
-// Summary returns the seat count and how many seats are free and booked.
-func (f *FSM) Summary() (total, free, booked int) {
+// SeatInfo is what one seat is now.
+type SeatInfo struct {
+	State   SeatState
+	Holder  string // "" when free or booked anonymously
+	Expires int64  // for SeatHeld: when the hold ends (log time, Unix ms)
+}
+
+func (f *FSM) lookup(eventName string, seat uint32) (*event, error) {
+	e := f.st.event(eventName)
+	if e == nil {
+		return nil, ErrNoEvent
+	}
+	if seat == 0 || seat > e.seats {
+		return nil, ErrInvalidSeat
+	}
+	return e, nil
+}
+
+// Seat returns the state of one seat of an event ("" = default). The error
+// is ErrNoEvent or ErrInvalidSeat.
+func (f *FSM) Seat(eventName string, seat uint32) (SeatInfo, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	total = len(f.st.seats)
-	return total, total - f.st.booked, f.st.booked
+	e, err := f.lookup(eventName, seat)
+	if err != nil {
+		return SeatInfo{}, err
+	}
+	r, _ := e.get(seat)
+	return SeatInfo{State: r.state, Holder: r.holder, Expires: r.expires}, nil
+}
+
+// History returns the newest changes of one seat, oldest first (at most
+// HistoryLen). The error is ErrNoEvent or ErrInvalidSeat.
+func (f *FSM) History(eventName string, seat uint32) ([]Change, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	e, err := f.lookup(eventName, seat)
+	if err != nil {
+		return nil, err
+	}
+	r, _ := e.get(seat)
+	return slices.Clone(r.history()), nil
+}
+
+// Summary counts the seats of an event.
+type Summary struct {
+	Total, Free, Booked, Held int
+	// SawHold is set once a HOLD took effect in the event: its summary
+	// line then shows HELD.
+	SawHold bool
+}
+
+// Summary returns the counts of an event ("" = default); the error is
+// ErrNoEvent.
+func (f *FSM) Summary(eventName string) (Summary, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	e := f.st.event(eventName)
+	if e == nil {
+		return Summary{}, ErrNoEvent
+	}
+	total := int(e.seats)
+	return Summary{Total: total, Free: total - e.booked - e.held, Booked: e.booked, Held: e.held, SawHold: e.sawHold}, nil
+}
+
+// Events returns the names of every event, sorted.
+func (f *FSM) Events() []string {
+	f.mu.RLock()
+	names := make([]string, 0, len(f.st.events))
+	for name := range f.st.events {
+		names = append(names, name)
+	}
+	f.mu.RUnlock()
+	slices.Sort(names)
+	return names
 }
 
 // AppliedID returns the recorded result of id, if the cluster still
@@ -129,24 +220,41 @@ func (f *FSM) Summary() (total, free, booked int) {
 func (f *FSM) AppliedID(id string) (Result, bool) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	r, ok := f.st.ids[id]
-	return r, ok
+	return f.st.ids.lookup(id)
 }
 
-// Snapshot captures the state cheaply under the lock: the seats are copied,
-// the id log is shared (its live part is never modified in place). Encoding
-// and I/O happen later in Persist, concurrently with Apply.
-func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+// NextExpiry returns when the earliest hold ends (log time, Unix ms), if
+// any hold is live. It may name a hold of a deleted event: applying any
+// entry at or after that time drops it.
+func (f *FSM) NextExpiry() (int64, bool) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	return f.st.nextExpiry()
+}
+
+// ExpiryMoved receives a value (coalesced) whenever the earliest hold may
+// have changed: the leader's ticker waits on it.
+func (f *FSM) ExpiryMoved() <-chan struct{} { return f.expiryMoved }
+
+// LastTime returns the log time of the last applied entry (Unix ms).
+func (f *FSM) LastTime() int64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.st.lastTimeMs
+}
+
+// Snapshot captures the state cheaply under the lock: each event's seat
+// tree is copied on write and the id log is shared (its live part is never
+// modified in place), so this costs O(events), not O(seats). Encoding and
+// I/O happen later in Persist, concurrently with Apply.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	// The write lock: copying a tree marks it shared, which is a write.
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.halted != nil {
 		return nil, f.halted
 	}
-	return &snapshot{
-		seats:      append([]seat(nil), f.st.seats...),
-		lastTimeMs: f.st.lastTimeMs,
-		ids:        f.st.order[f.st.head:len(f.st.order):len(f.st.order)],
-	}, nil
+	return &snapshot{st: f.st.capture()}, nil
 }
 
 // Restore replaces the whole state with the snapshot read from rc. On error
@@ -160,14 +268,16 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	f.st = st
 	f.halted = nil
+	f.st.expiryMoved = true
+	f.signalExpiry()
 	f.mu.Unlock()
 	return nil
 }
 
-// Digest returns a hash of the whole state (seats, applied ids, clock),
-// equal on two nodes exactly when their states are equal. It encodes the
-// state as a snapshot would, so it costs a full copy: for tests and checks,
-// not for the hot path.
+// Digest returns a hash of the whole state (events, seats, history,
+// applied ids, clock, format), equal on two nodes exactly when their states
+// are equal. It encodes the state as a snapshot would, so it costs a full
+// pass over the state: for tests and checks, not for the hot path.
 func (f *FSM) Digest() string {
 	snap, err := f.Snapshot()
 	if err != nil {
@@ -175,7 +285,7 @@ func (f *FSM) Digest() string {
 	}
 	h := sha256.New()
 	w := bufio.NewWriter(h)
-	snap.(*snapshot).encode(w)
+	snap.(*snapshot).st.encode(w)
 	w.Flush()
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }

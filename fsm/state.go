@@ -1,36 +1,10 @@
 package fsm
 
-import "time"
+import (
+	"time"
 
-// Result is the outcome of one write, recorded for its id and answered to
-// the client.
-type Result uint8
-
-// Write results. The zero value is not a result.
-const (
-	ResultSuccess       Result = 1
-	ResultAlreadyBooked Result = 2
-	ResultInvalidSeat   Result = 3
-	ResultNotBooked     Result = 4
-	ResultNotHolder     Result = 5
+	"github.com/tidwall/btree"
 )
-
-// String returns the protocol word for the result.
-func (r Result) String() string {
-	switch r {
-	case ResultSuccess:
-		return "SUCCESS"
-	case ResultAlreadyBooked:
-		return "FAILED_ALREADY_BOOKED"
-	case ResultInvalidSeat:
-		return "FAILED_INVALID_SEAT"
-	case ResultNotBooked:
-		return "FAILED_NOT_BOOKED"
-	case ResultNotHolder:
-		return "FAILED_NOT_HOLDER"
-	}
-	return "UNKNOWN"
-}
 
 // The protocol promises that an applied id is remembered for at least
 // IDRetention or for the last MinIDs ids, whichever keeps more.
@@ -39,131 +13,458 @@ const (
 	MinIDs      = 100_000
 )
 
-// seat is one seat's state. A free seat has booked == false and no holder.
-type seat struct {
-	booked bool
-	holder string
+// HistoryLen is how many changes of each seat are kept: the newest ones.
+const HistoryLen = 16
+
+// SeatState is what a seat is now.
+type SeatState uint8
+
+// Seat states. Their numbers are part of the snapshot format.
+const (
+	SeatFree   SeatState = 0
+	SeatBooked SeatState = 1
+	SeatHeld   SeatState = 2
+)
+
+// ChangeOp is the kind of one change in a seat's history.
+type ChangeOp uint8
+
+// History operations. Their numbers are part of the snapshot format.
+const (
+	ChangeReserve ChangeOp = 1 // a free seat booked
+	ChangeConfirm ChangeOp = 2 // a held seat booked by its holder
+	ChangeHold    ChangeOp = 3 // a free seat held, or a hold renewed by its holder
+	ChangeCancel  ChangeOp = 4 // a booking cancelled
+	ChangeRelease ChangeOp = 5 // a hold cancelled by its holder
+	ChangeExpire  ChangeOp = 6 // a hold that ran out
+	maxChangeOp            = ChangeExpire
+)
+
+// String returns the word HISTORY shows for the operation.
+func (op ChangeOp) String() string {
+	switch op {
+	case ChangeReserve:
+		return "RESERVE"
+	case ChangeConfirm:
+		return "CONFIRM"
+	case ChangeHold:
+		return "HOLD"
+	case ChangeCancel:
+		return "CANCEL"
+	case ChangeRelease:
+		return "RELEASE"
+	case ChangeExpire:
+		return "EXPIRE"
+	}
+	return "UNKNOWN"
 }
 
-// appliedID is one remembered exactly-once id, in apply order.
-type appliedID struct {
-	id     string
-	timeMs int64
-	result Result
+// Change is one change of a seat, as it is kept and replicated.
+type Change struct {
+	Op     ChangeOp
+	Holder string // "" for anonymous
+	Index  uint64 // log index of the entry that made the change
+	TimeMs int64  // log time of that entry (Unix milliseconds)
+}
+
+// seatRec is one seat that is booked or held, or that has been and keeps
+// its history. A seat without a record is free and has no history: an event
+// costs memory in proportion to the seats that have changed, not to its
+// capacity.
+//
+// Records are values inside a copy-on-write B-tree: a snapshot shares them,
+// so a record is never changed in place, only replaced. Its history slice
+// is append-only (a snapshot's copy sees only the entries below its own
+// length) and is reallocated when it is trimmed, never shifted.
+type seatRec struct {
+	num     uint32
+	state   SeatState
+	holder  string
+	expires int64 // for SeatHeld: the log time at which the hold ends
+	hist    []Change
+}
+
+// history returns the newest HistoryLen changes, oldest first.
+func (r *seatRec) history() []Change {
+	if len(r.hist) > HistoryLen {
+		return r.hist[len(r.hist)-HistoryLen:]
+	}
+	return r.hist
+}
+
+// record appends a change to the history. Up to 2×HistoryLen are stored so
+// that trimming (a copy into a new array) happens once every HistoryLen
+// changes, not on every one.
+func (r *seatRec) record(c Change) {
+	if len(r.hist) == 2*HistoryLen {
+		kept := make([]Change, HistoryLen-1, 2*HistoryLen)
+		copy(kept, r.hist[len(r.hist)-HistoryLen+1:])
+		r.hist = kept
+	}
+	r.hist = append(r.hist, c)
+}
+
+func lessSeat(a, b seatRec) bool { return a.num < b.num }
+
+// event is one event: its capacity and the records of its seats.
+type event struct {
+	name string
+	// id is unique among every event the cluster ever created (the default
+	// event is 0); the expiry index names events by it, so that the holds
+	// of a deleted event are never mistaken for those of a new event with
+	// the same name.
+	id      uint64
+	seats   uint32 // capacity: seats 1..seats
+	booked  int
+	held    int
+	sawHold bool // a HOLD took effect here: the summary shows HELD
+	recs    *btree.BTreeG[seatRec]
+}
+
+func newEvent(name string, id uint64, seats uint32) *event {
+	return &event{name: name, id: id, seats: seats, recs: newSeatTree()}
+}
+
+func newSeatTree() *btree.BTreeG[seatRec] {
+	return btree.NewBTreeGOptions(lessSeat, btree.Options{NoLocks: true})
+}
+
+func (e *event) get(n uint32) (seatRec, bool) { return e.recs.Get(seatRec{num: n}) }
+
+// expiryKey names one hold in the expiry index, ordered by when it ends.
+type expiryKey struct {
+	expires int64
+	event   uint64
+	seat    uint32
+}
+
+func lessExpiry(a, b expiryKey) bool {
+	if a.expires != b.expires {
+		return a.expires < b.expires
+	}
+	if a.event != b.event {
+		return a.event < b.event
+	}
+	return a.seat < b.seat
 }
 
 // state is the whole replicated state. It is plain data: Apply logic works on
 // it without any Raft types, so it is unit-tested and reused by Restore.
 type state struct {
-	seats  []seat // seats[i] is seat i+1; empty until the Init entry
-	booked int
+	// format is the cluster's format version, raised by Format entries.
+	format uint8
 	// lastTimeMs is the largest entry time applied so far; entry times are
 	// clamped to it so that time never goes backwards along the log.
-	lastTimeMs int64
-	ids        map[string]Result
-	// order holds the remembered ids oldest first; order[head:] is live.
-	order []appliedID
-	head  int
-
-	retentionMs int64
-	minIDs      int
+	lastTimeMs  int64
+	nextEventID uint64
+	events      map[string]*event // by name; "default" once Init is applied
+	byID        map[uint64]*event // the same events by id (derived)
+	// expiries indexes every live hold by its end (derived from the
+	// records; not in snapshots). An entry whose event was deleted is
+	// skipped when it falls due.
+	expiries *btree.BTreeG[expiryKey]
+	ids      idTable
+	// expiryMoved is set when the earliest hold changed, so that the FSM
+	// can tell the leader's ticker.
+	expiryMoved bool
 }
 
 func newState(retention time.Duration, minIDs int) *state {
 	return &state{
-		ids:         make(map[string]Result),
-		retentionMs: retention.Milliseconds(),
-		minIDs:      minIDs,
+		format:      FormatV1,
+		nextEventID: 1,
+		events:      make(map[string]*event),
+		byID:        make(map[uint64]*event),
+		expiries:    btree.NewBTreeGOptions(lessExpiry, btree.Options{NoLocks: true}),
+		ids:         newIDTable(retention, minIDs),
 	}
 }
 
-// apply applies one decoded entry and returns the results of its writes
-// (nil for an Init entry).
-func (s *state) apply(e *Entry) []Result {
+// event returns the event a write or read names ("" = default), or nil.
+func (s *state) event(name string) *event {
+	if name == "" {
+		name = DefaultEvent
+	}
+	return s.events[name]
+}
+
+func (s *state) addEvent(e *event) {
+	s.events[e.name] = e
+	s.byID[e.id] = e
+}
+
+// apply applies one decoded entry at log index index and returns the
+// results of its writes (nil for other entries).
+func (s *state) apply(e *Entry, index uint64) []Result {
 	if e.Time > s.lastTimeMs {
 		s.lastTimeMs = e.Time
 	}
+	now := s.lastTimeMs
+	s.expireDue(now, index)
 	switch e.Type {
 	case TypeInit:
-		if len(s.seats) == 0 {
-			s.seats = make([]seat, e.Seats)
+		if s.events[DefaultEvent] == nil {
+			s.addEvent(newEvent(DefaultEvent, 0, e.Seats))
 		}
-		return nil
+	case TypeFormat:
+		s.format = max(s.format, e.Format)
 	case TypeBatch:
 		results := make([]Result, len(e.Writes))
 		for i := range e.Writes {
-			results[i] = s.applyWrite(&e.Writes[i])
+			results[i] = s.applyWrite(&e.Writes[i], index, now)
 		}
-		s.forgetOldIDs()
+		s.ids.forgetOld(now)
 		return results
 	}
 	return nil
 }
 
-func (s *state) applyWrite(w *Write) Result {
-	if w.ID != "" && !mutNoDedup {
-		if r, ok := s.ids[w.ID]; ok {
+func (s *state) applyWrite(w *Write, index uint64, now int64) Result {
+	if w.ID != "" && !hookIgnoreAppliedIDs() {
+		if r, ok := s.ids.lookup(w.ID); ok {
 			return r
 		}
 	}
 	var r Result
 	switch w.Op {
-	case OpReserve:
-		r = s.reserve(w.Seat, w.Holder)
-	case OpCancel:
-		r = s.cancel(w.Seat, w.Holder)
+	case OpEventCreate:
+		r = s.createEvent(w.Event, w.Count)
+	case OpEventDelete:
+		r = s.deleteEvent(w.Event)
+	default:
+		r = s.applySeats(w, index, now)
 	}
 	if w.ID != "" {
-		s.ids[w.ID] = r
-		s.order = append(s.order, appliedID{id: w.ID, timeMs: s.lastTimeMs, result: r})
+		s.ids.add(w.ID, now, r)
 	}
 	return r
 }
 
-func (s *state) reserve(n uint32, holder string) Result {
-	if n == 0 || int(n) > len(s.seats) {
-		return ResultInvalidSeat
+func (s *state) createEvent(name string, seats uint32) Result {
+	if seats == 0 || seats > MaxSeats {
+		return Result{Code: CodeInvalidCommand}
 	}
-	st := &s.seats[n-1]
-	if !st.booked {
-		st.booked, st.holder = true, holder
-		s.booked++
-		return ResultSuccess
+	if s.events[name] != nil {
+		return Result{Code: CodeExists}
 	}
-	if holder != "" && st.holder == holder {
-		return ResultSuccess
-	}
-	return ResultAlreadyBooked
-}
-
-func (s *state) cancel(n uint32, holder string) Result {
-	if n == 0 || int(n) > len(s.seats) {
-		return ResultInvalidSeat
-	}
-	st := &s.seats[n-1]
-	if !st.booked {
-		return ResultNotBooked
-	}
-	if st.holder != holder {
-		return ResultNotHolder
-	}
-	st.booked, st.holder = false, ""
-	s.booked--
+	s.addEvent(newEvent(name, s.nextEventID, seats))
+	s.nextEventID++
 	return ResultSuccess
 }
 
-// forgetOldIDs drops the oldest ids while more than minIDs are kept and the
-// oldest is older than the retention, measured in log time.
-func (s *state) forgetOldIDs() {
-	cutoff := s.lastTimeMs - s.retentionMs
-	for len(s.order)-s.head > s.minIDs && s.order[s.head].timeMs < cutoff {
-		// The element is not cleared: a snapshot may still be reading it.
-		delete(s.ids, s.order[s.head].id)
-		s.head++
+// deleteEvent removes an event with its seats, holds and history. Its
+// entries in the expiry index stay until they fall due and are then
+// skipped: deleting costs the same whatever the event holds.
+func (s *state) deleteEvent(name string) Result {
+	if name == DefaultEvent {
+		return Result{Code: CodeInvalidCommand}
 	}
-	// Compact once the dead prefix is the larger part of the slice.
-	if s.head > 1024 && s.head*2 > len(s.order) {
-		s.order = append(s.order[:0:0], s.order[s.head:]...)
-		s.head = 0
+	e := s.events[name]
+	if e == nil {
+		return Result{Code: CodeNoEvent}
 	}
+	delete(s.events, name)
+	delete(s.byID, e.id)
+	return ResultSuccess
+}
+
+// seatOutcome is what a seat write would do to one seat.
+type seatOutcome struct {
+	code Code     // CodeSuccess, or the failure it causes
+	op   ChangeOp // the change on success; 0 when the seat stays as it is
+}
+
+// judge decides what write w would do to one seat, now.
+func judge(w *Write, rec seatRec, found bool) seatOutcome {
+	st := SeatFree
+	if found {
+		st = rec.state
+	}
+	mine := w.Holder != "" && rec.holder == w.Holder
+	switch w.Op {
+	case OpReserve:
+		switch {
+		case st == SeatFree:
+			return seatOutcome{CodeSuccess, ChangeReserve}
+		case st == SeatHeld && mine:
+			return seatOutcome{CodeSuccess, ChangeConfirm}
+		case st == SeatBooked && mine:
+			return seatOutcome{CodeSuccess, 0}
+		}
+		return seatOutcome{code: CodeAlreadyBooked}
+	case OpCancel:
+		switch {
+		case st == SeatFree:
+			return seatOutcome{code: CodeNotBooked}
+		case st == SeatBooked && rec.holder == w.Holder:
+			return seatOutcome{CodeSuccess, ChangeCancel}
+		case st == SeatHeld && mine:
+			return seatOutcome{CodeSuccess, ChangeRelease}
+		}
+		return seatOutcome{code: CodeNotHolder}
+	case OpHold:
+		switch {
+		case st == SeatFree, st == SeatHeld && mine:
+			return seatOutcome{CodeSuccess, ChangeHold}
+		}
+		return seatOutcome{code: CodeAlreadyBooked}
+	}
+	return seatOutcome{code: CodeInvalidCommand}
+}
+
+// failurePrecedence orders failures when the seats of one write fail in
+// different ways: the answer names the first kind in this order, with
+// every seat that failed that way.
+var failurePrecedence = [...]Code{CodeInvalidSeat, CodeNotHolder, CodeNotBooked, CodeAlreadyBooked}
+
+// applySeats applies a RESERVE, CANCEL or HOLD: every seat changes, or none.
+func (s *state) applySeats(w *Write, index uint64, now int64) Result {
+	e := s.event(w.Event)
+	if e == nil {
+		return Result{Code: CodeNoEvent}
+	}
+	var one [1]uint32
+	seats := w.seatList(&one)
+	var failed [len(failurePrecedence)][]uint32
+	nfailed := 0
+	outcomes := make([]seatOutcome, len(seats))
+	for i, n := range seats {
+		if n == 0 || n > e.seats {
+			outcomes[i] = seatOutcome{code: CodeInvalidSeat}
+		} else {
+			rec, found := e.get(n)
+			outcomes[i] = judge(w, rec, found)
+		}
+		if c := outcomes[i].code; c != CodeSuccess {
+			for k, p := range failurePrecedence {
+				if p == c {
+					failed[k] = append(failed[k], n)
+				}
+			}
+			nfailed++
+		}
+	}
+	if nfailed > 0 {
+		hookPartialWrite(seats, outcomes, func(i int) { s.changeSeat(e, seats[i], outcomes[i].op, w, index, now) })
+		for k, list := range failed {
+			if len(list) > 0 {
+				r := Result{Code: failurePrecedence[k]}
+				if w.Seats != nil {
+					r.Seats = list
+				}
+				return r
+			}
+		}
+	}
+	for i, n := range seats {
+		s.changeSeat(e, n, outcomes[i].op, w, index, now)
+	}
+	if w.Op == OpHold {
+		return Result{Code: CodeHeld, Expires: holdExpiry(now, w.TTL)}
+	}
+	return ResultSuccess
+}
+
+// holdExpiry is when a hold made at log time now for ttl seconds ends.
+func holdExpiry(now int64, ttl uint32) int64 { return now + int64(ttl)*1000 }
+
+// changeSeat makes one change to one seat and records it in the history.
+func (s *state) changeSeat(e *event, n uint32, op ChangeOp, w *Write, index uint64, now int64) {
+	if op == 0 {
+		return
+	}
+	rec, found := e.get(n)
+	if !found {
+		rec = seatRec{num: n}
+	}
+	if rec.state == SeatHeld {
+		s.expiries.Delete(expiryKey{rec.expires, e.id, n})
+		s.expiryMoved = true
+	}
+	switch rec.state {
+	case SeatBooked:
+		e.booked--
+	case SeatHeld:
+		e.held--
+	}
+	switch op {
+	case ChangeReserve, ChangeConfirm:
+		rec.state, rec.holder, rec.expires = SeatBooked, w.Holder, 0
+		e.booked++
+	case ChangeHold:
+		rec.state, rec.holder, rec.expires = SeatHeld, w.Holder, holdExpiry(now, w.TTL)
+		e.held++
+		e.sawHold = true
+		s.expiries.Set(expiryKey{rec.expires, e.id, n})
+		s.expiryMoved = true
+	case ChangeCancel, ChangeRelease:
+		rec.state, rec.holder, rec.expires = SeatFree, "", 0
+	}
+	rec.record(Change{Op: op, Holder: w.Holder, Index: index, TimeMs: now})
+	e.recs.Set(rec)
+}
+
+// expireDue frees every hold whose end has come at log time now.
+func (s *state) expireDue(now int64, index uint64) {
+	if hookHoldsNeverExpire() {
+		return
+	}
+	now = hookExpiryClock(now)
+	for {
+		k, ok := s.expiries.Min()
+		if !ok || k.expires > now {
+			return
+		}
+		s.expiries.PopMin()
+		s.expiryMoved = true
+		e := s.byID[k.event]
+		if e == nil {
+			continue // the event was deleted
+		}
+		rec, found := e.get(k.seat)
+		if !found || rec.state != SeatHeld || rec.expires != k.expires {
+			continue
+		}
+		e.held--
+		holder := rec.holder
+		rec.state, rec.holder, rec.expires = SeatFree, "", 0
+		rec.record(Change{Op: ChangeExpire, Holder: holder, Index: index, TimeMs: now})
+		e.recs.Set(rec)
+	}
+}
+
+// nextExpiry returns the log time at which the earliest hold ends.
+func (s *state) nextExpiry() (int64, bool) {
+	k, ok := s.expiries.Min()
+	return k.expires, ok
+}
+
+// capture returns what a snapshot needs of the state, sharing everything
+// with s: the seat trees are copied on write and the id log's live part is
+// never modified in place. It costs O(events), whatever the seats hold.
+func (s *state) capture() *capturedState {
+	c := &capturedState{
+		format:      s.format,
+		lastTimeMs:  s.lastTimeMs,
+		nextEventID: s.nextEventID,
+		events:      make([]event, 0, len(s.events)),
+		ids:         s.ids.live(),
+	}
+	for _, e := range s.events {
+		ec := *e
+		ec.recs = e.recs.Copy()
+		c.events = append(c.events, ec)
+	}
+	return c
+}
+
+// capturedState is a snapshot's view of the state: events by value with
+// copy-on-write copies of their seat trees, and the live part of the id log.
+// It is encoded concurrently with Apply.
+type capturedState struct {
+	format      uint8
+	lastTimeMs  int64
+	nextEventID uint64
+	events      []event // in no particular order; encode sorts them
+	ids         []appliedID
 }

@@ -187,7 +187,7 @@ func (n *Node) serveConnAs(conn net.Conn, forwarded bool, identity string) {
 			answers <- c
 			continue
 		}
-		if identity != "" && req.Verb.IsWrite() {
+		if identity != "" && takesHolder(req.Verb) {
 			switch {
 			case req.Holder == "":
 				req.Holder = identity // a write without a holder acts as the identity
@@ -197,6 +197,13 @@ func (n *Node) serveConnAs(conn net.Conn, forwarded bool, identity string) {
 				answers <- c
 				continue
 			}
+		}
+		if req.Verb == protocol.VerbHold && req.Holder == "" {
+			// A hold needs someone to confirm or release it.
+			n.inflight.Add(1)
+			c.finish(protocol.InvalidCommand)
+			answers <- c
+			continue
 		}
 		c.req = req
 		c.forwarded = forwarded
@@ -213,6 +220,11 @@ func (n *Node) serveConnAs(conn net.Conn, forwarded bool, identity string) {
 		n.submit(c)
 		answers <- c // blocks when MaxInFlight answers are pending
 	}
+}
+
+// takesHolder reports whether a verb's writes act as a holder.
+func takesHolder(v protocol.Verb) bool {
+	return v == protocol.VerbReserve || v == protocol.VerbCancel || v == protocol.VerbHold
 }
 
 // connProgress counts the requests of a connection answered so far, so that

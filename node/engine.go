@@ -33,10 +33,11 @@ const (
 func (n *Node) submit(c *call) {
 	n.inflight.Add(1)
 	c.deadline = time.Now().Add(n.cfg.RequestTimeout)
-	if c.req.HasSeat && c.req.ID == "" && !n.seatMayExist(c.req.Seat) {
-		// The seat count never changes once the cluster exists, so an
-		// out-of-range seat needs no round trip. A write with an id still
-		// goes to the log: the id may already carry a recorded answer.
+	if c.req.IsPart1() && c.req.HasSeat && c.req.ID == "" && !n.seatMayExist(c.req.Seat) {
+		// The default event's seat count never changes once the cluster
+		// exists (it cannot be deleted), so an out-of-range seat needs no
+		// round trip. A write with an id still goes to the log: the id may
+		// already carry a recorded answer.
 		c.finish(protocol.FailedInvalidSeat)
 		return
 	}
@@ -47,8 +48,8 @@ func (n *Node) seatMayExist(seat uint32) bool {
 	if seat == 0 {
 		return false
 	}
-	total := n.fsm.Seats()
-	return total == 0 || int(seat) <= total
+	total := n.fsm.DefaultSeats()
+	return total == 0 || seat <= total
 }
 
 // route sends the call to where it can be answered: the local batchers when
@@ -63,7 +64,7 @@ func (n *Node) route(c *call) {
 		n.expire(c)
 		return
 	}
-	if n.mutantLocalRead(c) {
+	if hookAnswerLocally(n, c) {
 		return
 	}
 	if n.raft.State() == raft.Leader {
@@ -230,6 +231,15 @@ func (n *Node) runWriteBatcher() {
 		var first *call
 		select {
 		case first = <-n.writes:
+		case <-n.tick:
+			// Nothing to write, and a hold has fallen due: an entry that
+			// carries the leader's time forward frees it on every node.
+			if n.fsm.Format() >= fsm.FormatV2 {
+				applies <- pendingApply{future: n.raft.Apply(fsm.AppendTick(nil, time.Now().UnixMilli()), n.cfg.RequestTimeout)}
+			} else {
+				<-slots
+			}
+			continue
 		case <-n.stop:
 			return
 		}
@@ -244,16 +254,12 @@ func (n *Node) runWriteBatcher() {
 				break drain
 			}
 		}
-		entry := fsm.AppendBatchHeader(make([]byte, 0, 32*len(batch)), time.Now().UnixMilli(), len(batch))
-		for _, c := range batch {
-			c.attempted = true
-			op := fsm.OpReserve
-			if c.req.Verb == protocol.VerbCancel {
-				op = fsm.OpCancel
-			}
-			entry = fsm.AppendWrite(entry, fsm.Write{Op: op, Seat: c.req.Seat, Holder: c.req.Holder, ID: c.req.ID})
+		entry, batch := n.encodeBatch(batch)
+		if len(batch) == 0 {
+			<-slots
+			continue
 		}
-		if n.mutantEarlyAck(batch, entry) {
+		if hookAnswerBeforeCommit(n, batch, entry) {
 			<-slots
 			continue
 		}
@@ -261,15 +267,71 @@ func (n *Node) runWriteBatcher() {
 	}
 }
 
+// encodeBatch encodes the writes of batch into one log entry of the
+// cluster's format. A write that format cannot carry (a part-3 request
+// before every voter can apply format 2) is answered ERROR BUSY at once and
+// left out; the calls the entry carries are returned.
+func (n *Node) encodeBatch(batch []*call) ([]byte, []*call) {
+	format := n.fsm.Format()
+	writes := make([]fsm.Write, 0, len(batch))
+	kept := batch[:0]
+	for _, c := range batch {
+		w := requestWrite(&c.req)
+		if !fsm.CanEncode(format, &w) {
+			c.finish(protocol.ErrorLine(protocol.Busy, "the cluster still runs log format 1: events, seat lists and holds need every voter upgraded"))
+			continue
+		}
+		c.attempted = true
+		writes = append(writes, w)
+		kept = append(kept, c)
+	}
+	if len(kept) == 0 {
+		return nil, nil
+	}
+	entry := fsm.AppendBatchHeader(make([]byte, 0, 32*len(kept)), format, time.Now().UnixMilli(), len(kept))
+	for i := range writes {
+		entry = fsm.AppendWrite(entry, format, &writes[i])
+	}
+	return entry, kept
+}
+
+// requestWrite turns a parsed write request into the state machine's write.
+func requestWrite(req *protocol.Request) fsm.Write {
+	w := fsm.Write{Event: req.Event, Seat: req.Seat, Seats: req.Seats, Holder: req.Holder, ID: req.ID, Count: req.Count}
+	switch req.Verb {
+	case protocol.VerbReserve:
+		w.Op = fsm.OpReserve
+	case protocol.VerbCancel:
+		w.Op = fsm.OpCancel
+	case protocol.VerbHold:
+		w.Op = fsm.OpHold
+		w.TTL = req.TTL
+		if w.TTL == 0 {
+			w.TTL = protocol.DefaultTTL
+		}
+	case protocol.VerbEventCreate:
+		w.Op = fsm.OpEventCreate
+	case protocol.VerbEventDelete:
+		w.Op = fsm.OpEventDelete
+	}
+	return w
+}
+
 // completeApply waits for one entry and answers its calls with the FSM's
 // results for it.
 func (n *Node) completeApply(p pendingApply) {
 	err := p.future.Error()
+	if len(p.calls) == 0 { // a tick
+		if err != nil {
+			n.logger.Debug("tick entry not applied", "error", err)
+		}
+		return
+	}
 	if err == nil {
 		switch res := p.future.Response().(type) {
 		case []fsm.Result:
 			for i, c := range p.calls {
-				c.finish(res[i].String())
+				c.finish(resultLine(res[i]))
 			}
 			return
 		case error:
@@ -361,25 +423,6 @@ func (n *Node) confirmLeadership() bool {
 	return n.raft.CurrentTerm() == term
 }
 
-// readLocal answers a read from the local state machine.
-func (n *Node) readLocal(req protocol.Request) string {
-	switch {
-	case req.Verb == protocol.VerbLeader:
-		return protocol.LeaderLine(n.cfg.ID)
-	case req.HasSeat:
-		booked, holder, ok := n.fsm.SeatStatus(req.Seat)
-		switch {
-		case !ok:
-			return protocol.FailedInvalidSeat
-		case booked:
-			return protocol.BookedLine(holder)
-		}
-		return protocol.Free
-	}
-	total, free, booked := n.fsm.Summary()
-	return protocol.SummaryLine(total, free, booked)
-}
-
 // relayObservations wakes waiting requests whenever Raft's leader or state
 // changes.
 func (n *Node) relayObservations(observations <-chan raft.Observation) {
@@ -440,20 +483,26 @@ func (n *Node) becomeReady() {
 }
 
 // prepareTerm commits a barrier (so the FSM holds every entry committed in
-// earlier terms) and creates the seats if the cluster is new.
+// earlier terms), creates the default event if the cluster is new, and
+// tries once to raise the cluster's log format.
 func (n *Node) prepareTerm() error {
 	if err := n.raft.Barrier(n.cfg.RequestTimeout).Error(); err != nil {
 		return fmt.Errorf("barrier: %w", err)
 	}
-	if n.fsm.Seats() == 0 {
+	if n.fsm.DefaultSeats() == 0 {
 		entry := fsm.AppendInit(nil, time.Now().UnixMilli(), uint32(n.cfg.Seats))
 		if err := n.raft.Apply(entry, n.cfg.RequestTimeout).Error(); err != nil {
 			return fmt.Errorf("create the seats: %w", err)
 		}
 		n.logger.Info("cluster created", "seats", n.cfg.Seats)
-	} else if n.fsm.Seats() != n.cfg.Seats {
-		n.logger.Warn("--seats differs from the cluster's seat count, which is fixed at creation",
-			"flag", n.cfg.Seats, "cluster", n.fsm.Seats())
+	} else if int(n.fsm.DefaultSeats()) != n.cfg.Seats {
+		n.logger.Warn("--seats differs from the default event's seat count, which is fixed at creation",
+			"flag", n.cfg.Seats, "cluster", n.fsm.DefaultSeats())
+	}
+	if n.fsm.Format() < fsm.MaxFormat {
+		// One quick attempt before the term serves, so that a new cluster
+		// takes part-3 requests at once; runLeaderTimers retries.
+		n.raiseFormat(formatProbeTimeout)
 	}
 	return nil
 }

@@ -31,6 +31,7 @@ type Node struct {
 	netTrans  *raft.NetworkTransport
 	stream    *transport.StreamLayer // Raft connections, tracked so shutdown can wait for their handlers
 	mux       *transport.Mux
+	dialer    *transport.Dialer // node-to-node connections (mutual TLS when configured)
 	forwarder *cluster.Forwarder
 	fwdServer *cluster.Server
 	clientLn  net.Listener
@@ -41,8 +42,9 @@ type Node struct {
 	// and writes on the leader wait for it.
 	readyTerm atomic.Uint64
 
-	writes chan *call // to the write batcher (leader only)
-	reads  chan *call // to the read batcher (leader only)
+	writes chan *call     // to the write batcher (leader only)
+	reads  chan *call     // to the read batcher (leader only)
+	tick   chan struct{} // asks the write batcher for a tick entry (leader only)
 
 	connSeq     atomic.Uint64 // numbers client connections
 	clientConns atomic.Int64  // client connections open now (--max-conns)
@@ -77,6 +79,7 @@ func New(cfg Config) (*Node, error) {
 		fsm:    fsm.New(fsm.DefaultOptions()),
 		writes: make(chan *call, 1<<16),
 		reads:  make(chan *call, 1<<16),
+		tick:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 		conns:  make(map[net.Conn]struct{}),
 	}
@@ -118,6 +121,7 @@ func (n *Node) open() error {
 		return fmt.Errorf("resolve raft address: %w", err)
 	}
 	dialer := &transport.Dialer{}
+	n.dialer = dialer
 	if cfg.PeerCert != "" {
 		peer, err := transport.PeerTLS(cfg.PeerCert, cfg.PeerKey, cfg.PeerCA)
 		if err != nil {
@@ -135,6 +139,7 @@ func (n *Node) open() error {
 	n.stream = stream
 	fwdLn := n.mux.Listen(transport.HeaderForward)
 	inspectLn := n.mux.Listen(transport.HeaderInspect)
+	formatsLn := n.mux.Listen(transport.HeaderFormats)
 	n.netTrans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,
 		MaxPool: 3,
@@ -225,8 +230,13 @@ func (n *Node) open() error {
 	}
 	n.mux.Start()
 	n.fwdServer.Start()
-	n.bg.Add(6)
+	n.bg.Add(8)
 	go n.serveInspect(inspectLn)
+	go func() {
+		defer n.bg.Done()
+		cluster.ServeFormats(formatsLn, fsm.FormatV1, fsm.MaxFormat, n.logger)
+	}()
+	go n.runLeaderTimers()
 	go n.relayObservations(observations)
 	go n.watchLeadership(notify)
 	go n.runWriteBatcher()

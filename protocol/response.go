@@ -12,8 +12,13 @@ const (
 	FailedInvalidSeat   = "FAILED_INVALID_SEAT"
 	FailedNotBooked     = "FAILED_NOT_BOOKED"
 	FailedNotHolder     = "FAILED_NOT_HOLDER"
+	FailedNoEvent       = "FAILED_NO_EVENT"
+	FailedExists        = "FAILED_EXISTS"
 	Free                = "FREE"
 	Booked              = "BOOKED"
+	Held                = "HELD"
+	Events              = "EVENTS"
+	History             = "HISTORY"
 	InvalidCommand      = "INVALID_COMMAND"
 )
 
@@ -54,15 +59,94 @@ func BookedLine(holder string) string {
 	return Booked + " " + holder
 }
 
-// SummaryLine returns the answer to the summary STATUS request.
-func SummaryLine(total, free, booked int) string {
-	b := make([]byte, 0, 48)
+// HeldLine returns the answer to a HOLD that took effect.
+func HeldLine(expiresMs int64) string {
+	return string(strconv.AppendInt([]byte(Held+" "), expiresMs, 10))
+}
+
+// HeldStatusLine returns the STATUS answer for a held seat.
+func HeldStatusLine(holder string, expiresMs int64) string {
+	b := make([]byte, 0, 32+len(holder))
+	b = append(b, Held+" "...)
+	b = append(b, holder...)
+	b = append(b, ' ')
+	return string(strconv.AppendInt(b, expiresMs, 10))
+}
+
+// SeatsLine returns a failure word followed by the seats that caused it,
+// every one of them, comma-separated: FAILED_ALREADY_BOOKED 4,9.
+func SeatsLine(word string, seats []uint32) string {
+	b := make([]byte, 0, len(word)+8*len(seats))
+	b = append(b, word...)
+	for i, s := range seats {
+		if i == 0 {
+			b = append(b, ' ')
+		} else {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(b, uint64(s), 10)
+	}
+	return string(b)
+}
+
+// SummaryLine returns the answer to the summary STATUS request. An event
+// that has seen a hold (withHeld) adds " HELD <held>"; one that never did
+// keeps part 1's line byte for byte.
+func SummaryLine(total, free, booked, held int, withHeld bool) string {
+	b := make([]byte, 0, 64)
 	b = append(b, "SEATS "...)
 	b = strconv.AppendInt(b, int64(total), 10)
 	b = append(b, " FREE "...)
 	b = strconv.AppendInt(b, int64(free), 10)
 	b = append(b, " BOOKED "...)
 	b = strconv.AppendInt(b, int64(booked), 10)
+	if withHeld {
+		b = append(b, " HELD "...)
+		b = strconv.AppendInt(b, int64(held), 10)
+	}
+	return string(b)
+}
+
+// EventsLine returns the answer to EVENT LIST.
+func EventsLine(names []string) string {
+	n := len(Events)
+	for _, name := range names {
+		n += 1 + len(name)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, Events...)
+	for _, name := range names {
+		b = append(b, ' ')
+		b = append(b, name...)
+	}
+	return string(b)
+}
+
+// Change is one entry of a seat's history as HISTORY shows it.
+type Change struct {
+	Op     string // HOLD, RESERVE, CONFIRM, CANCEL, RELEASE or EXPIRE
+	Holder string // "" for anonymous
+	Index  uint64 // the Raft log index of the entry that made the change
+	TimeMs int64  // the leader's time of that entry, Unix milliseconds
+}
+
+// HistoryLine returns the answer to HISTORY: the word, the number of
+// changes, then each change oldest first as op,holder,index,time-ms (an
+// anonymous holder is empty: RESERVE,,12,1767225600000).
+func HistoryLine(changes []Change) string {
+	b := make([]byte, 0, 16+len(changes)*48)
+	b = append(b, History+" "...)
+	b = strconv.AppendInt(b, int64(len(changes)), 10)
+	for _, c := range changes {
+		b = append(b, ' ')
+		b = append(b, c.Op...)
+		b = append(b, ',')
+		b = append(b, c.Holder...)
+		b = append(b, ',')
+		b = strconv.AppendUint(b, c.Index, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, c.TimeMs, 10)
+	}
 	return string(b)
 }
 
@@ -75,7 +159,7 @@ type Kind uint8
 
 // Response kinds.
 const (
-	KindOK      Kind = iota // SUCCESS, FREE, BOOKED…, SEATS…, LEADER…
+	KindOK      Kind = iota // SUCCESS, FREE, BOOKED…, HELD…, SEATS…, LEADER…, EVENTS…, HISTORY…
 	KindFailed              // FAILED_* and INVALID_COMMAND
 	KindError               // ERROR …
 	KindUnknown             // anything else (a protocol violation by the server)
@@ -85,7 +169,7 @@ const (
 func Classify(resp string) Kind {
 	word, _, _ := strings.Cut(resp, " ")
 	switch word {
-	case Success, Free, Booked, "SEATS", "LEADER":
+	case Success, Free, Booked, Held, Events, History, "SEATS", "LEADER":
 		return KindOK
 	case InvalidCommand:
 		return KindFailed

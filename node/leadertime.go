@@ -1,0 +1,120 @@
+package node
+
+import (
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/seatd/seatd/cluster"
+	"github.com/seatd/seatd/fsm"
+)
+
+// Timings of the leader's own entries.
+const (
+	// formatProbeTimeout bounds asking one voter which formats it applies.
+	formatProbeTimeout = 500 * time.Millisecond
+	// formatRetry is how often a leader whose cluster still runs an older
+	// format asks the voters again.
+	formatRetry = 2 * time.Second
+	// tickRetry is how soon a tick is asked for again when a due hold is
+	// still there (the tick entry failed, or was not yet applied).
+	tickRetry = 100 * time.Millisecond
+)
+
+// runLeaderTimers carries out what the ready leader writes on its own,
+// without a client asking:
+//
+//   - a tick entry when the earliest hold falls due, so that holds expire
+//     on a cluster that has nothing else to write (every entry carries the
+//     leader's time, and applying one frees every hold due by then, at the
+//     same log position on every node);
+//   - while the cluster runs an older log format than this build, asking
+//     the voters again which formats they apply, and raising it once all
+//     can.
+func (n *Node) runLeaderTimers() {
+	defer n.bg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var formatAt time.Time // next format attempt
+	for {
+		changed := n.changes.wait()
+		next := time.Duration(-1)
+		if n.leaderReady() {
+			if due, ok := n.fsm.NextExpiry(); ok {
+				next = time.Until(time.UnixMilli(due))
+				if next <= 0 {
+					select {
+					case n.tick <- struct{}{}:
+					default: // one is pending already
+					}
+					next = tickRetry
+				}
+			}
+			if n.fsm.Format() < fsm.MaxFormat {
+				if now := time.Now(); !now.Before(formatAt) {
+					n.raiseFormat(formatProbeTimeout)
+					formatAt = now.Add(formatRetry)
+				}
+				if wait := time.Until(formatAt); next < 0 || wait < next {
+					next = wait
+				}
+			}
+		}
+		if next >= 0 {
+			timer.Reset(next)
+		} else {
+			timer.Stop()
+		}
+		select {
+		case <-n.fsm.ExpiryMoved():
+		case <-timer.C:
+		case <-changed:
+		case <-n.stop:
+			return
+		}
+	}
+}
+
+// raiseFormat raises the cluster's log format to the newest this build
+// applies, if every voter of the current configuration says it can apply
+// it. A voter that cannot be asked blocks the raise (it might be an older
+// build); the caller tries again later.
+func (n *Node) raiseFormat(timeout time.Duration) {
+	cf := n.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		n.logger.Warn("format upgrade: reading the configuration failed", "error", err)
+		return
+	}
+	var voters []raft.Server
+	for _, s := range cf.Configuration().Servers {
+		if s.Suffrage == raft.Voter && string(s.ID) != n.cfg.ID {
+			voters = append(voters, s)
+		}
+	}
+	newest := make([]int, len(voters))
+	errs := make([]error, len(voters))
+	var wg sync.WaitGroup
+	for i, s := range voters {
+		wg.Go(func() { newest[i], errs[i] = cluster.ProbeFormats(n.dialer, string(s.Address), timeout) })
+	}
+	wg.Wait()
+	for i, s := range voters {
+		switch {
+		case errs[i] != nil:
+			n.logger.Info("format upgrade waits: a voter did not say which log formats it applies",
+				"voter", s.ID, "format", n.fsm.Format(), "error", errs[i])
+			return
+		case newest[i] < fsm.MaxFormat:
+			n.logger.Warn("format upgrade waits: a voter runs an older build; upgrade it",
+				"voter", s.ID, "its_newest_format", newest[i], "wanted", fsm.MaxFormat)
+			return
+		}
+	}
+	entry := fsm.AppendFormat(nil, time.Now().UnixMilli(), fsm.MaxFormat)
+	if err := n.raft.Apply(entry, n.cfg.RequestTimeout).Error(); err != nil {
+		n.logger.Warn("format upgrade: the format entry was not committed", "error", err)
+		return
+	}
+	n.logger.Info("cluster log format raised", "format", fsm.MaxFormat, "voters", len(voters)+1)
+}
