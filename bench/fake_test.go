@@ -181,7 +181,7 @@ func (f *fakeNode) answer(line string) string {
 		return f.send(protocol.LeaderLine(f.leaderID))
 	case protocol.VerbStatus:
 		if !req.HasSeat {
-			return f.send(protocol.SummaryLine(0, 0, 0))
+			return f.send(protocol.SummaryLine(0, 0, 0, 0, false))
 		}
 		if h, ok := f.seats[req.Seat]; ok {
 			return f.send(protocol.BookedLine(h))

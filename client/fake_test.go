@@ -213,7 +213,7 @@ func (s *fakeServer) apply(req protocol.Request, err error) string {
 	case req.Verb == protocol.VerbLeader:
 		return protocol.LeaderLine("fake")
 	case req.Verb == protocol.VerbStatus && !req.HasSeat:
-		return protocol.SummaryLine(fakeSeats, fakeSeats-len(s.seats), len(s.seats))
+		return protocol.SummaryLine(fakeSeats, fakeSeats-len(s.seats), len(s.seats), 0, false)
 	case !valid:
 		resp = protocol.FailedInvalidSeat
 	case req.Verb == protocol.VerbStatus && booked:

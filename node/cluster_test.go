@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/seatd/seatd/fsm"
 	"github.com/seatd/seatd/internal/testutil"
 )
 
@@ -186,7 +187,7 @@ func (tc *testCluster) waitConverged() {
 			if n == nil {
 				continue
 			}
-			s := seatMap(n)
+			s := seatMap(n) + n.FSM().Digest()
 			if ref == "" {
 				ref = s
 			} else if s != ref {
@@ -197,14 +198,14 @@ func (tc *testCluster) waitConverged() {
 	})
 }
 
-// seatMap renders a node's local seat map.
+// seatMap renders a node's local seat map of the default event, followed
+// by the digest of its whole state (events, holds, history, ids).
 func seatMap(n *Node) string {
 	var b strings.Builder
-	total, _, _ := n.FSM().Summary()
-	for s := 1; s <= total; s++ {
-		booked, holder, _ := n.FSM().SeatStatus(uint32(s))
-		if booked {
-			fmt.Fprintf(&b, "%d=%s;", s, holder+"!")
+	total := n.FSM().DefaultSeats()
+	for s := uint32(1); s <= total; s++ {
+		if info, _ := n.FSM().Seat("", s); info.State != fsm.SeatFree {
+			fmt.Fprintf(&b, "%d=%s;", s, info.Holder+"!")
 		}
 	}
 	return fmt.Sprintf("%d:%s", total, b.String())
@@ -452,10 +453,10 @@ func TestRestartedFollowerCatchesUpFromSnapshot(t *testing.T) {
 		t.Fatalf("retry = %q", got)
 	}
 	tc.waitConverged()
-	if r, ok := tc.nodes[f].FSM().AppliedID("snap-100"); !ok || r.String() != "SUCCESS" {
+	if r, ok := tc.nodes[f].FSM().AppliedID("snap-100"); !ok || r.Code != fsm.CodeSuccess {
 		t.Fatalf("restarted follower lacks id snap-100: %v %v", r, ok)
 	}
-	if booked, _, _ := tc.nodes[f].FSM().SeatStatus(7); booked {
+	if info, _ := tc.nodes[f].FSM().Seat("", 7); info.State != fsm.SeatFree {
 		t.Fatal("retried id re-booked seat 7")
 	}
 }

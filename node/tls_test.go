@@ -16,6 +16,7 @@ import (
 
 	"github.com/seatd/seatd/certs"
 	"github.com/seatd/seatd/client"
+	"github.com/seatd/seatd/fsm"
 	"github.com/seatd/seatd/internal/testutil"
 )
 
@@ -283,7 +284,7 @@ func TestIdentityMustBeAValidHolder(t *testing.T) {
 			t.Fatalf("a client named %q got an answer: %q", tmpl.Subject.CommonName, got)
 		}
 	}
-	if got, _, _ := tc.nodes[0].FSM().SeatStatus(1); got {
+	if info, _ := tc.nodes[0].FSM().Seat("", 1); info.State != fsm.SeatFree {
 		t.Fatal("seat 1 was booked by a client with a malformed identity")
 	}
 }
