@@ -140,6 +140,25 @@ func TestTLSIdentitiesAndRefusals(t *testing.T) {
 	if got := alice.Do(t, "CANCEL 1 alice"); got != "SUCCESS" {
 		t.Fatalf("alice cancelling her own seat = %q", got)
 	}
+	// Holds and seat lists take the identity too; events have no holder.
+	for _, s := range [][2]string{
+		{"HOLD 3,4", "HELD "},
+		{"STATUS 3", "HELD alice "},
+		{"HOLD 5 bob", "ERROR FORBIDDEN"},
+		{"RESERVE 4,5 bob", "ERROR FORBIDDEN"},
+		{"RESERVE 3,4", "SUCCESS"},
+		{"STATUS 4", "BOOKED alice"},
+		{"CANCEL 3,4", "SUCCESS"},
+		{"EVENT CREATE tls 3", "SUCCESS"},
+		{"HOLD 1 event=tls ttl=60", "HELD "},
+	} {
+		if got := alice.Do(t, s[0]); !strings.HasPrefix(got, s[1]) {
+			t.Errorf("%q as alice = %q, want %s...", s[0], got, s[1])
+		}
+	}
+	if got := bob.Do(t, "RESERVE 1 event=tls"); got != "FAILED_ALREADY_BOOKED" {
+		t.Errorf("bob reserving alice's held seat = %q", got)
+	}
 
 	refused := func(what string, dial func() (*testutil.LineConn, error)) {
 		t.Helper()
@@ -169,7 +188,7 @@ func TestTLSIdentitiesAndRefusals(t *testing.T) {
 		t.Fatalf("plaintext client got a protocol answer %q", got)
 	}
 	// The node keeps serving honest clients.
-	if got := bob.Do(t, "STATUS"); got != "SEATS 5 FREE 5 BOOKED 0" {
+	if got := bob.Do(t, "STATUS"); got != "SEATS 5 FREE 5 BOOKED 0 HELD 0" {
 		t.Fatalf("after the refusals STATUS = %q", got)
 	}
 }
