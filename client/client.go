@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -184,50 +185,161 @@ func prepare(line string) ([]byte, error) {
 	return append([]byte(line), '\n'), nil
 }
 
-// Reserve books seat for holder ("" books it anonymously), exactly once.
-// It returns SUCCESS, a FAILED_* line or, when retries ran out, an ERROR
-// line. A holder the protocol does not allow is not sent: the error wraps
-// protocol.ErrInvalid.
+// Request sends one request and returns its answer line. A write without
+// an ID gets one from NewID, so that retries apply it at most once. A
+// request the protocol would not accept (a bad holder, event name, ttl or
+// seat list) is not sent: the error wraps protocol.ErrInvalid.
+func (c *Client) Request(ctx context.Context, req protocol.Request) (string, error) {
+	if req.Verb.IsWrite() && req.ID == "" {
+		req.ID = NewID()
+	}
+	if req.Event == protocol.DefaultEvent && req.Verb != protocol.VerbEventCreate && req.Verb != protocol.VerbEventDelete {
+		req.Event = "" // the wire's canonical name for the default event
+	}
+	wire := protocol.AppendLine(nil, req)
+	if back, err := protocol.Parse(wire[:len(wire)-1]); err != nil || !sameRequest(back, req) {
+		return "", fmt.Errorf("client: %s: %w", strings.TrimSpace(string(wire)), protocol.ErrInvalid)
+	}
+	return c.send(ctx, wire)
+}
+
+// sameRequest reports whether a request survived its own line unchanged,
+// which is how Request tells a request the protocol allows.
+func sameRequest(a, b protocol.Request) bool {
+	return a.Verb == b.Verb && a.HasSeat == b.HasSeat && a.Seat == b.Seat && slices.Equal(a.Seats, b.Seats) &&
+		a.Holder == b.Holder && a.ID == b.ID && a.Event == b.Event && a.TTL == b.TTL && a.Count == b.Count
+}
+
+// Seats names the seats of a request: one seat, or several (at most
+// protocol.MaxSeatsPerRequest). A seat below 1 stands for an invalid seat.
+func Seats(seats ...int) (seat uint32, list []uint32) {
+	if len(seats) == 1 {
+		return seatNumber(seats[0]), nil
+	}
+	list = make([]uint32, 0, len(seats))
+	for _, s := range seats {
+		list = append(list, seatNumber(s))
+	}
+	slices.Sort(list)
+	return 0, slices.Compact(list)
+}
+
+func seatRequest(verb protocol.Verb, event string, seats []int, holder string) protocol.Request {
+	req := protocol.Request{Verb: verb, HasSeat: true, Holder: holder, Event: event}
+	req.Seat, req.Seats = Seats(seats...)
+	if len(req.Seats) == 1 {
+		req.Seat, req.Seats = req.Seats[0], nil
+	}
+	return req
+}
+
+// Reserve books seat of the default event for holder ("" books it
+// anonymously), exactly once. It returns SUCCESS, a FAILED_* line or, when
+// retries ran out, an ERROR line. A holder the protocol does not allow is
+// not sent: the error wraps protocol.ErrInvalid.
 func (c *Client) Reserve(ctx context.Context, seat int, holder string) (string, error) {
-	return c.write(ctx, protocol.VerbReserve, seat, holder)
+	return c.Request(ctx, seatRequest(protocol.VerbReserve, "", []int{seat}, holder))
 }
 
-// Cancel frees seat booked by holder ("" for an anonymous booking), exactly
-// once. Answers and errors are as for Reserve.
+// Cancel frees seat of the default event booked by holder ("" for an
+// anonymous booking), exactly once. Answers and errors are as for Reserve.
 func (c *Client) Cancel(ctx context.Context, seat int, holder string) (string, error) {
-	return c.write(ctx, protocol.VerbCancel, seat, holder)
+	return c.Request(ctx, seatRequest(protocol.VerbCancel, "", []int{seat}, holder))
 }
 
-// Status asks for one seat (STATUS <seat>): FREE, BOOKED, BOOKED <holder> or
-// FAILED_INVALID_SEAT.
+// ReserveSeats books every one of seats of event ("" = default) for holder,
+// or none: SUCCESS, or the failure followed by the seats that caused it
+// (FAILED_ALREADY_BOOKED 4,9), or for one seat part 1's bare answer. The
+// holder's own holds are confirmed.
+func (c *Client) ReserveSeats(ctx context.Context, event string, seats []int, holder string) (string, error) {
+	return c.Request(ctx, seatRequest(protocol.VerbReserve, event, seats, holder))
+}
+
+// CancelSeats frees every one of seats of event booked or held by holder,
+// or none. Answers are as for ReserveSeats.
+func (c *Client) CancelSeats(ctx context.Context, event string, seats []int, holder string) (string, error) {
+	return c.Request(ctx, seatRequest(protocol.VerbCancel, event, seats, holder))
+}
+
+// Hold holds every one of seats of event for holder for ttl (whole
+// seconds, 1s to 1h; 0 means the protocol's default of 300s), or none:
+// HELD <expires-unix-ms>, or a failure as for ReserveSeats. The holder's
+// RESERVE confirms the hold, its CANCEL releases it; otherwise the seats
+// are free again when it expires.
+func (c *Client) Hold(ctx context.Context, event string, seats []int, holder string, ttl time.Duration) (string, error) {
+	req := seatRequest(protocol.VerbHold, event, seats, holder)
+	if ttl != 0 {
+		if ttl%time.Second != 0 || ttl < time.Second || ttl > protocol.MaxTTL*time.Second {
+			return "", fmt.Errorf("client: hold ttl %v: whole seconds from 1s to %ds: %w", ttl, protocol.MaxTTL, protocol.ErrInvalid)
+		}
+		req.TTL = uint32(ttl / time.Second)
+	}
+	return c.Request(ctx, req)
+}
+
+// Status asks for one seat of the default event (STATUS <seat>): FREE,
+// BOOKED, BOOKED <holder>, HELD <holder> <expires> or FAILED_INVALID_SEAT.
 func (c *Client) Status(ctx context.Context, seat int) (string, error) {
-	req := protocol.Request{Verb: protocol.VerbStatus, HasSeat: true, Seat: seatNumber(seat)}
-	return c.send(ctx, protocol.AppendLine(nil, req))
+	return c.SeatStatus(ctx, "", seat)
 }
 
-// Summary asks for the summary (STATUS): SEATS <total> FREE <free> BOOKED <booked>.
+// SeatStatus asks for one seat of event ("" = default); an unknown event
+// answers FAILED_NO_EVENT.
+func (c *Client) SeatStatus(ctx context.Context, event string, seat int) (string, error) {
+	return c.Request(ctx, protocol.Request{Verb: protocol.VerbStatus, HasSeat: true, Seat: seatNumber(seat), Event: event})
+}
+
+// Summary asks for the default event's summary (STATUS): SEATS <total>
+// FREE <free> BOOKED <booked>, and HELD <held> once the event saw a hold.
 func (c *Client) Summary(ctx context.Context) (string, error) {
-	return c.send(ctx, protocol.AppendLine(nil, protocol.Request{Verb: protocol.VerbStatus}))
+	return c.EventSummary(ctx, "")
+}
+
+// EventSummary asks for the summary of event ("" = default).
+func (c *Client) EventSummary(ctx context.Context, event string) (string, error) {
+	return c.Request(ctx, protocol.Request{Verb: protocol.VerbStatus, Event: event})
+}
+
+// History asks for the recent changes of one seat of event ("" = default):
+// HISTORY <n> op,holder,index,time-ms ... (see docs/protocol.md).
+func (c *Client) History(ctx context.Context, event string, seat int) (string, error) {
+	return c.Request(ctx, protocol.Request{Verb: protocol.VerbHistory, HasSeat: true, Seat: seatNumber(seat), Event: event})
+}
+
+// CreateEvent creates event name with seats 1..seats, exactly once:
+// SUCCESS or FAILED_EXISTS.
+func (c *Client) CreateEvent(ctx context.Context, name string, seats int) (string, error) {
+	if seats < 1 || seats > protocol.MaxEventSeats {
+		return "", fmt.Errorf("client: event %q of %d seats: %w", name, seats, protocol.ErrInvalid)
+	}
+	return c.Request(ctx, protocol.Request{Verb: protocol.VerbEventCreate, Event: name, Count: uint32(seats)})
+}
+
+// DeleteEvent deletes event name with its seats, holds and history,
+// exactly once: SUCCESS or FAILED_NO_EVENT.
+func (c *Client) DeleteEvent(ctx context.Context, name string) (string, error) {
+	return c.Request(ctx, protocol.Request{Verb: protocol.VerbEventDelete, Event: name})
+}
+
+// Events lists the events (EVENT LIST): EVENTS <name> <name> ...
+func (c *Client) Events(ctx context.Context) (string, error) {
+	return c.Request(ctx, protocol.Request{Verb: protocol.VerbEventList})
 }
 
 // Leader asks who leads the cluster (LEADER): LEADER <node-id> ..., or
 // ERROR NO_LEADER when retries ran out without one.
 func (c *Client) Leader(ctx context.Context) (string, error) {
-	return c.send(ctx, protocol.AppendLine(nil, protocol.Request{Verb: protocol.VerbLeader}))
+	return c.Request(ctx, protocol.Request{Verb: protocol.VerbLeader})
 }
 
-func (c *Client) write(ctx context.Context, verb protocol.Verb, seat int, holder string) (string, error) {
-	if holder != "" && !protocol.ValidHolder(holder) {
-		return "", fmt.Errorf("client: %v seat %d: holder %q: %w", verb, seat, holder, protocol.ErrInvalid)
-	}
-	req := protocol.Request{Verb: verb, HasSeat: true, Seat: seatNumber(seat), Holder: holder, ID: NewID()}
-	return c.send(ctx, protocol.AppendLine(nil, req))
-}
+// Addr returns the address the next request starts at: the node that
+// answered last, unless it failed since.
+func (c *Client) Addr() string { return c.slots[c.pref.Load()].addr }
 
 // seatNumber maps a seat to protocol.Request.Seat, where 0 stands for any
 // seat number the node answers FAILED_INVALID_SEAT.
 func seatNumber(seat int) uint32 {
-	if seat < 1 || uint64(seat) > math.MaxUint32 {
+	if seat < 1 || seat > math.MaxInt32+1 {
 		return 0
 	}
 	return uint32(seat)

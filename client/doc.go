@@ -23,10 +23,19 @@
 //	case protocol.KindError:  // retried until Config.RetryFor ran out; outcome still unknown
 //	}
 //
+// Events, seat lists and holds (part 3 of the protocol) have their own
+// methods: ReserveSeats, CancelSeats and Hold take an event ("" = the
+// default event) and several seats, which are booked, freed or held all
+// together or not at all; SeatStatus, EventSummary and History read;
+// CreateEvent, DeleteEvent and Events manage events. Request sends any
+// protocol.Request; a request the protocol would refuse is not sent (the
+// error wraps protocol.ErrInvalid).
+//
 // # Exactly once
 //
-// Every write (RESERVE, CANCEL) carries an id= token. Reserve and Cancel
-// generate one with NewID; Do adds one to a write line that has none. When a
+// Every write (RESERVE, CANCEL, HOLD, EVENT CREATE, EVENT DELETE) carries an
+// id= token. The methods generate one with NewID; Do adds one to a write
+// line that has none. When a
 // node answers ERROR, or the connection breaks before the answer, the very
 // same line — same id — is sent again to the next node, so the cluster applies
 // the write at most once and the retry learns the outcome of the first try.
@@ -45,8 +54,10 @@
 // or the caller's context runs out. Then the most recent ERROR line is
 // returned with a nil error, or, when no node answered at all, an error
 // wrapping ErrNoNode and the last cause. Every other answer — SUCCESS,
-// FAILED_*, INVALID_COMMAND, FREE, BOOKED, SEATS, LEADER — is final and
-// returned at once.
+// HELD, FAILED_*, INVALID_COMMAND, FREE, BOOKED, SEATS, LEADER, EVENTS,
+// HISTORY — is final and returned at once. (ERROR BUSY is retried too: a
+// node sheds load, or its cluster still runs an older log format during an
+// upgrade.)
 //
 // # Connections
 //
@@ -71,6 +82,8 @@
 //
 // # Command line
 //
-// ExitCode and RunPrompt carry the logic of the seat command (cmd/seat), so
-// that its main only parses flags.
+// ExitCode, CommandLine, Help, RunPrompt (plain lines) and RunTerminal
+// (line editing, history and Tab completion on a terminal, with
+// golang.org/x/term) carry the logic of the seat command (cmd/seat), so that
+// its main only parses flags.
 package client

@@ -1,15 +1,20 @@
 // Command seat is the command-line client of a seatd cluster.
 //
-//	seat [--addr host:port[,host:port...]] [--timeout 15s] [--ca F [--cert F --key F]] <VERB> [args...]
-//	seat [--addr ...] [--timeout ...] [--ca ...]
+//	seat [--addr host:port[,host:port...]] [--timeout 15s] [--ca F [--cert F --key F]]
+//	     [--event NAME] [--ttl SECONDS] <VERB> [args...]
+//	seat [--addr ...] [--timeout ...] [--ca ...] [--event NAME]
 //	seat [--addr ...] bench [bench flags]
 //	seat certs ca|node|client [flags]
 //
-// With a verb it sends one request (the arguments joined by spaces), prints
-// the response line and exits 0 for SUCCESS/FREE/BOOKED/SEATS/LEADER, 1 for
-// FAILED_* and INVALID_COMMAND, 2 for ERROR or no reachable node. Without
-// one it runs an interactive prompt on stdin. Flags come before the verb.
-// The addresses are tried in turn when a node is down.
+// With a verb it sends one request (the arguments joined by spaces, with
+// --event and --ttl, which may also follow the verb, turned into event= and
+// ttl=), prints the response line and exits 0 for SUCCESS, FREE, BOOKED,
+// HELD, SEATS, LEADER, EVENTS and HISTORY, 1 for FAILED_* and
+// INVALID_COMMAND, 2 for ERROR, no reachable node, or a usage error. Without
+// one it runs an interactive session: on a terminal with line editing,
+// history and help (client.RunTerminal), otherwise reading lines from stdin
+// like the seed's client (client.RunPrompt). The addresses are tried in
+// turn when a node is down.
 //
 // --ca (the CA that signs the nodes' certificates) makes the client speak
 // TLS, checking each address against its node's certificate; --cert and
@@ -31,6 +36,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -40,6 +46,7 @@ import (
 	"github.com/seatd/seatd/bench"
 	"github.com/seatd/seatd/certs"
 	"github.com/seatd/seatd/client"
+	"golang.org/x/term"
 )
 
 // defaultAddrs is the local three-node cluster of scripts/cluster.sh.
@@ -51,6 +58,8 @@ func main() {
 	caFile := flag.String("ca", "", "PEM file of the CA that signs the nodes' certificates: connect over TLS")
 	certFile := flag.String("cert", "", "PEM file of the client certificate, for nodes that require one (with --key)")
 	keyFile := flag.String("key", "", "PEM file of the client certificate's key (with --cert)")
+	event := flag.String("event", "", "event of the requests that name seats (default: the default event); also accepted after the verb")
+	ttl := flag.String("ttl", "", "time to live of a HOLD: seconds (120) or a duration (2m); also accepted after the verb")
 	flag.Usage = func() {
 		w := flag.CommandLine.Output()
 		fmt.Fprintf(w, "usage:\n"+
@@ -58,9 +67,11 @@ func main() {
 			"  seat [flags]                       interactive prompt\n"+
 			"  seat [flags] bench [bench flags]   load the cluster and measure it (seat bench --help)\n"+
 			"  seat certs ca|node|client [flags]  create a development CA and certificates (seat certs help)\n"+
-			"verbs: RESERVE <seat> [<holder>] [id=<id>], CANCEL <seat> [<holder>] [id=<id>],\n"+
-			"       STATUS [<seat>], LEADER\n"+
-			"exit status: 0 done, 1 FAILED_* or INVALID_COMMAND, 2 ERROR or no reachable node\n"+
+			"verbs: RESERVE|CANCEL <seats> [<holder>], HOLD <seats> <holder>, STATUS [<seat>],\n"+
+			"       HISTORY <seat>, EVENT CREATE <name> <N>|DELETE <name>|LIST, LEADER\n"+
+			"       <seats>: 3 or 3,4,9 or 10-20 or 3,10-20 (at most 100); \"seat help\" explains each\n"+
+			"e.g.:  seat --event gala hold 3,4 alice --ttl 120; seat event create gala 5000\n"+
+			"exit status: 0 done, 1 FAILED_* or INVALID_COMMAND, 2 ERROR, no reachable node or bad usage\n"+
 			"TLS: --ca F connects over TLS; --cert F --key F add a client certificate (mutual TLS)\n"+
 			"flags:\n")
 		flag.PrintDefaults()
@@ -92,7 +103,7 @@ func main() {
 		}
 		cfg.TLS = tlsCfg
 	}
-	os.Exit(run(cfg, flag.Args()))
+	os.Exit(run(cfg, *event, *ttl, flag.Args()))
 }
 
 // runBench parses the flags of "seat bench", runs the benchmark and prints
@@ -181,7 +192,11 @@ func splitList(s string) []string {
 
 // run does the work of main and returns the exit status, so that deferred
 // calls run before os.Exit.
-func run(cfg client.Config, args []string) int {
+func run(cfg client.Config, event, ttl string, args []string) int {
+	if len(args) > 0 && strings.EqualFold(args[0], "help") {
+		fmt.Print(client.Help(strings.Join(args[1:], " ")))
+		return 0
+	}
 	c, err := client.New(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "seat: %v\n", err)
@@ -191,7 +206,11 @@ func run(cfg client.Config, args []string) int {
 	ctx := context.Background()
 
 	if len(args) == 0 {
-		if err := client.RunPrompt(ctx, c, os.Stdin, os.Stdout); err != nil {
+		if ttl != "" {
+			fmt.Fprintln(os.Stderr, "seat: --ttl applies to one HOLD, not to a session")
+			return 2
+		}
+		if err := interact(ctx, c, event); err != nil {
 			fmt.Fprintf(os.Stderr, "seat: %v\n", err)
 			return 2
 		}
@@ -199,11 +218,46 @@ func run(cfg client.Config, args []string) int {
 	}
 	// Subcommands ("bench", "certs") are dispatched by main; anything else
 	// is a request.
-	resp, err := c.Do(ctx, strings.Join(args, " "))
+	words := args
+	if event != "" {
+		words = append(words, "--event", event)
+	}
+	if ttl != "" {
+		words = append(words, "--ttl", ttl)
+	}
+	line, err := client.CommandLine(words, "", 0)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "seat: %v\n", err)
+		return 2
+	}
+	resp, err := c.Do(ctx, line)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "seat: %v\n", err)
 	} else {
 		fmt.Println(resp)
 	}
 	return client.ExitCode(resp, err)
+}
+
+// interact runs the interactive session: with line editing when stdin and
+// stdout are a terminal, plain lines otherwise.
+func interact(ctx context.Context, c *client.Client, event string) error {
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) || !term.IsTerminal(int(os.Stdout.Fd())) {
+		in := io.Reader(os.Stdin)
+		if event != "" {
+			in = io.MultiReader(strings.NewReader("use "+event+"\n"), os.Stdin)
+		}
+		return client.RunPrompt(ctx, c, in, os.Stdout)
+	}
+	old, err := term.MakeRaw(fd)
+	if err != nil {
+		return fmt.Errorf("terminal: %w", err)
+	}
+	defer term.Restore(fd, old)
+	rw := struct {
+		io.Reader
+		io.Writer
+	}{os.Stdin, os.Stdout}
+	return client.RunTerminal(ctx, c, rw, event)
 }
