@@ -202,13 +202,19 @@ func Parse(line []byte) (Request, error) {
 	}
 	var req Request
 	args := toks[1:n]
-	// positional arguments come first, then options (key=value) in any
-	// order; a positional argument after an option is malformed.
-	npos := 0
-	for npos < len(args) && !isOption(args[npos]) {
-		npos++
+	// Positional arguments come first, then options (key=value) in any
+	// order; a positional argument after an option is malformed. As in
+	// part 1, the first argument of a seat request is its seat token,
+	// whatever it looks like ("RESERVE id=x" is seat "id=x", invalid),
+	// except that STATUS may begin with its event= option.
+	split := func(args [][]byte) (pos, opts [][]byte) {
+		npos := 0
+		for npos < len(args) && !isOption(args[npos]) {
+			npos++
+		}
+		return args[:npos], args[npos:]
 	}
-	pos, opts := args[:npos], args[npos:]
+	var pos, opts [][]byte
 	allowed := 0
 	switch {
 	case equalFold(toks[0], "RESERVE"), equalFold(toks[0], "CANCEL"), equalFold(toks[0], "HOLD"):
@@ -220,31 +226,37 @@ func Parse(line []byte) (Request, error) {
 			req.Verb = VerbHold
 			allowed |= optTTL
 		}
-		if len(pos) < 1 || len(pos) > 2 {
+		if len(args) < 1 || !req.setSeats(args[0], true) {
 			return Request{}, ErrInvalid
 		}
-		if !req.setSeats(pos[0], true) {
+		pos, opts = split(args[1:])
+		if len(pos) > 1 {
 			return Request{}, ErrInvalid
 		}
-		if len(pos) == 2 {
-			if !ValidHolder(pos[1]) {
+		if len(pos) == 1 {
+			if !ValidHolder(pos[0]) {
 				return Request{}, ErrInvalid
 			}
-			req.Holder = string(pos[1])
+			req.Holder = string(pos[0])
 		}
 	case equalFold(toks[0], "STATUS"), equalFold(toks[0], "HISTORY"):
 		req.Verb = VerbStatus
 		allowed = optEvent
 		if equalFold(toks[0], "HISTORY") {
 			req.Verb = VerbHistory
-			if len(pos) != 1 {
+		}
+		rest := args
+		if len(rest) > 0 && !(req.Verb == VerbStatus && hasPrefix(rest[0], "event=")) {
+			if !req.setSeats(rest[0], false) || req.Seats != nil {
 				return Request{}, ErrInvalid
 			}
+			rest = rest[1:]
 		}
-		if len(pos) > 1 {
+		if req.Verb == VerbHistory && !req.HasSeat {
 			return Request{}, ErrInvalid
 		}
-		if len(pos) == 1 && (!req.setSeats(pos[0], false) || req.Seats != nil) {
+		pos, opts = split(rest)
+		if len(pos) != 0 {
 			return Request{}, ErrInvalid
 		}
 	case equalFold(toks[0], "LEADER"):
@@ -254,6 +266,7 @@ func Parse(line []byte) (Request, error) {
 		req.Verb = VerbLeader
 		return req, nil
 	case equalFold(toks[0], "EVENT"):
+		pos, opts = split(args)
 		if len(pos) < 1 {
 			return Request{}, ErrInvalid
 		}
@@ -583,6 +596,10 @@ func parseSeat(tok []byte) uint32 {
 		return 0
 	}
 	return v
+}
+
+func hasPrefix(tok []byte, prefix string) bool {
+	return len(tok) >= len(prefix) && string(tok[:len(prefix)]) == prefix
 }
 
 // isOption reports whether a token is key=value: holders and seats never
