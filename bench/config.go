@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/seatd/seatd/protocol"
 )
 
 // Targets: which nodes the clients connect to.
@@ -87,6 +89,9 @@ type Config struct {
 	// least SeatStart+Seats-1 seats. The read workload asks about seats
 	// 1..min(Seats, 1000).
 	SeatStart, Seats int
+	// Event, when set, is the event every request names (event=); the
+	// default event otherwise. The event must exist and have the seats.
+	Event string
 	// TLS, when set, makes every connection TLS (each address is checked
 	// against its own host unless ServerName is set); nil is plaintext.
 	TLS *tls.Config
@@ -184,6 +189,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("seat start %d: seats are numbered from 1", c.SeatStart)
 	case c.Seats < 1:
 		return c, fmt.Errorf("seats %d: want at least 1", c.Seats)
+	case c.Event != "" && !protocol.ValidEventName(c.Event):
+		return c, fmt.Errorf("event name %q: want 1-64 of A-Z a-z 0-9 . _ -", c.Event)
 	case int64(c.SeatStart)+int64(c.Seats)-1 > maxSeat:
 		return c, fmt.Errorf("seat space %d..%d goes beyond the largest seat number %d",
 			c.SeatStart, int64(c.SeatStart)+int64(c.Seats)-1, int64(maxSeat))

@@ -39,6 +39,8 @@ type fakeNode struct {
 	requests    int64
 	minSeat     uint32 // smallest seat of RESERVE and STATUS requests
 	maxSeat     uint32
+	events      map[string]int             // EVENT CREATE: name -> seats
+	eventSeats  map[string]map[uint32]bool // seats booked in events other than default
 }
 
 // startFake starts a fake node on 127.0.0.1:0; it is closed when the test
@@ -53,6 +55,7 @@ func startFake(t *testing.T, leaderID string) *fakeNode {
 		t: t, ln: ln, leaderID: leaderID,
 		seats: map[uint32]string{}, ids: map[string]bool{},
 		verbs: map[protocol.Verb]int64{}, sent: map[string]int64{},
+		events: map[string]int{}, eventSeats: map[string]map[uint32]bool{},
 	}
 	f.wg.Add(1)
 	go f.accept()
@@ -156,6 +159,29 @@ func (f *fakeNode) answer(line string) string {
 		return f.send(protocol.InvalidCommand)
 	}
 	f.verbs[req.Verb]++
+	switch {
+	case req.Verb == protocol.VerbEventCreate:
+		if _, ok := f.events[req.Event]; ok {
+			return f.send(protocol.FailedExists)
+		}
+		f.events[req.Event] = int(req.Count)
+		f.eventSeats[req.Event] = map[uint32]bool{}
+		return f.send(protocol.Success)
+	case req.Event != "" && req.Verb == protocol.VerbReserve:
+		booked, ok := f.eventSeats[req.Event]
+		if !ok {
+			return f.send(protocol.FailedNoEvent)
+		}
+		for _, seat := range req.AppendSeats(nil) {
+			if booked[seat] || seat < 1 || int(seat) > f.events[req.Event] {
+				return f.send(protocol.FailedAlreadyBooked)
+			}
+		}
+		for _, seat := range req.AppendSeats(nil) {
+			booked[seat] = true
+		}
+		return f.send(protocol.Success)
+	}
 	if req.Verb.IsWrite() {
 		if req.ID == "" || f.ids[req.ID] {
 			f.dupIDs++

@@ -419,7 +419,7 @@ func (c *benchClient) drain(s *session) {
 
 // lineRoom is more than the longest line the writer builds, so that a line
 // always fits in the buffered writer's free space.
-const lineRoom = 128
+const lineRoom = 256 // with an event name of up to 64 bytes
 
 // writeLoop sends requests while the window has room, until the run stops
 // (nil) or the connection fails.
@@ -491,12 +491,14 @@ func (c *benchClient) next(s *session) (op, uint32, bool) {
 }
 
 // appendLine appends the request line to dst:
-// "RESERVE|CANCEL <seat> b<client> id=<run>.<client>.<seq>" or "STATUS <seat>".
+// "RESERVE|CANCEL <seat> b<client> [event=<e>] id=<run>.<client>.<seq>" or
+// "STATUS <seat> [event=<e>]".
 func (c *benchClient) appendLine(dst []byte, o op, seat uint32) []byte {
 	switch o {
 	case opStatus:
 		dst = append(dst, "STATUS "...)
 		dst = strconv.AppendUint(dst, uint64(seat), 10)
+		dst = c.appendEvent(dst)
 		return append(dst, '\n')
 	case opCancel:
 		dst = append(dst, "CANCEL "...)
@@ -506,12 +508,21 @@ func (c *benchClient) appendLine(dst []byte, o op, seat uint32) []byte {
 	dst = strconv.AppendUint(dst, uint64(seat), 10)
 	dst = append(dst, ' ')
 	dst = append(dst, c.holder...)
+	dst = c.appendEvent(dst)
 	dst = append(dst, " id="...)
 	dst = append(dst, c.idPrefix...)
 	dst = append(dst, '.')
 	c.seq++
 	dst = strconv.AppendUint(dst, c.seq, 10)
 	return append(dst, '\n')
+}
+
+func (c *benchClient) appendEvent(dst []byte) []byte {
+	if c.r.cfg.Event == "" {
+		return dst
+	}
+	dst = append(dst, " event="...)
+	return append(dst, c.r.cfg.Event...)
 }
 
 var success = []byte(protocol.Success)

@@ -122,6 +122,10 @@ func runBench(addrs string, tlsCfg *tls.Config, args []string) int {
 	seatStart := fs.Int("seat-start", bench.DefaultSeatStart, "first seat of the distinct RESERVEs")
 	seats := fs.Int("seats", bench.DefaultSeats, "size of the distinct seat space; the cluster needs --seat-start + --seats - 1 seats")
 	asJSON := fs.Bool("json", false, "print the result as JSON (for benchreport) instead of a table")
+	event := fs.String("event", "", "event every request names (default: the default event); it must exist with the seats")
+	fillEvents := fs.Int("fill-events", 0, "before the run, create this many events fill-0001, ... (kept if they exist)")
+	fillSeats := fs.Int("fill-event-seats", 10_000, "seats of each --fill-events event")
+	fillBooked := fs.Int("fill-booked", 0, "before the run, book this many seats spread at random over the --fill-events events")
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintf(w, "usage: seat [--addr ...] bench [flags]\n"+
@@ -157,10 +161,20 @@ func runBench(addrs string, tlsCfg *tls.Config, args []string) int {
 		Warmup:    *warmup,
 		SeatStart: *seatStart,
 		Seats:     *seats,
+		Event:     *event,
 		TLS:       tlsCfg,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *fillEvents > 0 {
+		fill, err := bench.Fill(ctx, bench.FillConfig{Addrs: cfg.Addrs, TLS: tlsCfg, Events: *fillEvents, EventSeats: *fillSeats, Booked: *fillBooked})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "seat bench: %v\n", err)
+			return 2
+		}
+		fmt.Fprintf(os.Stderr, "filled: %d events of %d seats, %d seats booked, %d requests in %s\n",
+			*fillEvents, *fillSeats, *fillBooked, fill.Requests, fill.Duration.Round(time.Millisecond))
+	}
 	res, err := bench.Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "seat bench: %v\n", err)
