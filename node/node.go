@@ -42,8 +42,8 @@ type Node struct {
 	// and writes on the leader wait for it.
 	readyTerm atomic.Uint64
 
-	writes chan *call     // to the write batcher (leader only)
-	reads  chan *call     // to the read batcher (leader only)
+	writes chan *call    // to the write batcher (leader only)
+	reads  chan *call    // to the read batcher (leader only)
 	tick   chan struct{} // asks the write batcher for a tick entry (leader only)
 
 	connSeq     atomic.Uint64 // numbers client connections
