@@ -53,10 +53,7 @@ func FuzzParse(f *testing.F) {
 		}
 
 		// Against the reference reading of the protocol.
-		want, wantErr, bug := refParseBug(orig)
-		if bug && knownBugListedSeatOver2to31 {
-			t.Skip("known bug: a list naming one seat over 2^31 (TestParseListedSeatOver2to31)")
-		}
+		want, wantErr := refParse(orig)
 		if err != wantErr {
 			t.Fatalf("Parse(%q) error = %v, reference says %v (%+v)", orig, err, wantErr, want)
 		}
@@ -112,7 +109,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("canonical line not stable: %q then %q", canon, again)
 		}
 		// The reference reads the canonical line the same way.
-		if ref, err, _ := refParseBug(body); err != nil || !reflect.DeepEqual(ref, req) {
+		if ref, err := refParse(body); err != nil || !reflect.DeepEqual(ref, req) {
 			t.Fatalf("refParse(AppendLine(%+v) = %q) = %+v, %v", req, canon, ref, err)
 		}
 		// And it travels through a LineReader unchanged.
@@ -218,32 +215,25 @@ var refGrammar = map[string]struct {
 // 1 and 3: fields split by strings.FieldsFunc, the verb looked up in a
 // table of shapes, options gathered in a map, tokens checked by regular
 // expressions, numbers read by strconv and seat lists expanded into a set.
-func refParse(line []byte) (Request, error) {
-	r, err, _ := refParseBug(line)
-	return r, err
-}
-
-// refParseBug is refParse; it also reports whether the line is one that
-// Parse gets wrong today (see knownBugListedSeatOver2to31).
-func refParseBug(line []byte) (req Request, err error, bug bool) {
+func refParse(line []byte) (req Request, err error) {
 	s := strings.TrimSuffix(string(line), "\r")
 	toks := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' })
 	if len(toks) == 0 {
-		return Request{}, ErrEmpty, false
+		return Request{}, ErrEmpty
 	}
 	if strings.ContainsFunc(toks[0], func(r rune) bool { return r >= 0x80 }) {
-		return Request{}, ErrInvalid, false // the verb is ASCII: no Unicode case folding
+		return Request{}, ErrInvalid // the verb is ASCII: no Unicode case folding
 	}
 	name, args := strings.ToUpper(toks[0]), toks[1:]
 	if name == "EVENT" {
 		if len(args) == 0 || strings.ContainsFunc(args[0], func(r rune) bool { return r >= 0x80 }) {
-			return Request{}, ErrInvalid, false
+			return Request{}, ErrInvalid
 		}
 		name, args = name+" "+strings.ToUpper(args[0]), args[1:]
 	}
 	g, found := refGrammar[name]
 	if !found {
-		return Request{}, ErrInvalid, false
+		return Request{}, ErrInvalid
 	}
 	req = Request{Verb: g.verb}
 
@@ -252,17 +242,17 @@ func refParseBug(line []byte) (req Request, err error, bug bool) {
 		(g.seat == refSeatOptional && len(args) > 0 && !strings.HasPrefix(args[0], "event="))
 	if takeSeat {
 		if len(args) == 0 {
-			return Request{}, ErrInvalid, false
+			return Request{}, ErrInvalid
 		}
 		var ok bool
 		if g.verb == VerbStatus || g.verb == VerbHistory {
 			ok = !refIsList(args[0])
 			req.Seat = refSeat(args[0])
 		} else {
-			req.Seat, req.Seats, ok, bug = refSeats(args[0])
+			req.Seat, req.Seats, ok = refSeats(args[0])
 		}
 		if !ok {
-			return Request{}, ErrInvalid, false
+			return Request{}, ErrInvalid
 		}
 		req.HasSeat, args = true, args[1:]
 	}
@@ -274,28 +264,28 @@ func refParseBug(line []byte) (req Request, err error, bug bool) {
 		key, val, isOpt := strings.Cut(a, "=")
 		if !isOpt {
 			if len(opts) > 0 {
-				return Request{}, ErrInvalid, false
+				return Request{}, ErrInvalid
 			}
 			pos = append(pos, a)
 			continue
 		}
 		if _, dup := opts[key]; dup || !slices.Contains(g.options, key) {
-			return Request{}, ErrInvalid, false
+			return Request{}, ErrInvalid
 		}
 		opts[key] = val
 	}
 	if len(pos) < g.minPos || len(pos) > g.maxPos {
-		return Request{}, ErrInvalid, false
+		return Request{}, ErrInvalid
 	}
 	if id, has := opts["id"]; has {
 		if !refIDRE.MatchString(id) {
-			return Request{}, ErrInvalid, false
+			return Request{}, ErrInvalid
 		}
 		req.ID = id
 	}
 	if ev, has := opts["event"]; has {
 		if !refEventRE.MatchString(ev) {
-			return Request{}, ErrInvalid, false
+			return Request{}, ErrInvalid
 		}
 		if ev != "default" {
 			req.Event = ev
@@ -304,7 +294,7 @@ func refParseBug(line []byte) (req Request, err error, bug bool) {
 	if ttl, has := opts["ttl"]; has {
 		v, ok := refNumber(ttl, 3600)
 		if !ok || v == 0 {
-			return Request{}, ErrInvalid, false
+			return Request{}, ErrInvalid
 		}
 		req.TTL = v
 	}
@@ -313,23 +303,23 @@ func refParseBug(line []byte) (req Request, err error, bug bool) {
 	case VerbReserve, VerbCancel, VerbHold:
 		if len(pos) == 1 {
 			if !refHolderRE.MatchString(pos[0]) {
-				return Request{}, ErrInvalid, false
+				return Request{}, ErrInvalid
 			}
 			req.Holder = pos[0]
 		}
 	case VerbEventCreate:
 		n, ok := refNumber(pos[1], 1_000_000)
 		if !refEventRE.MatchString(pos[0]) || !ok || n == 0 {
-			return Request{}, ErrInvalid, false
+			return Request{}, ErrInvalid
 		}
 		req.Event, req.Count = pos[0], n
 	case VerbEventDelete:
 		if !refEventRE.MatchString(pos[0]) || pos[0] == "default" {
-			return Request{}, ErrInvalid, false
+			return Request{}, ErrInvalid
 		}
 		req.Event = pos[0]
 	}
-	return req, nil, bug
+	return req, nil
 }
 
 // refIsList reports whether a seat token is a list or range: it has a
@@ -341,46 +331,45 @@ func refIsList(tok string) bool {
 // refSeats reads the seats of a write: a single seat as part 1 does, or a
 // list of seats and ranges as part 3 does. A list of one distinct seat is
 // that seat alone, read as a single seat would be (so over 2^31 it is the
-// invalid seat 0); bug reports that case for a seat over 2^31, which Parse
-// gets wrong today.
-func refSeats(tok string) (seat uint32, seats []uint32, ok, bug bool) {
+// invalid seat 0).
+func refSeats(tok string) (seat uint32, seats []uint32, ok bool) {
 	if !refIsList(tok) {
-		return refSeat(tok), nil, true, false
+		return refSeat(tok), nil, true
 	}
 	set := make(map[uint32]bool)
 	for _, elem := range strings.Split(tok, ",") {
 		m := refElemRE.FindStringSubmatch(elem)
 		if m == nil {
-			return 0, nil, false, false
+			return 0, nil, false
 		}
 		lo, err := strconv.ParseUint(m[1], 10, 32)
 		if err != nil {
-			return 0, nil, false, false
+			return 0, nil, false
 		}
 		hi := lo
 		if m[2] != "" {
 			if hi, err = strconv.ParseUint(m[2], 10, 32); err != nil {
-				return 0, nil, false, false
+				return 0, nil, false
 			}
 		}
 		if hi < lo || hi-lo+1 > 100 {
-			return 0, nil, false, false
+			return 0, nil, false
 		}
 		for v := lo; v <= hi; v++ { // uint64: no wrap at 2^32-1
 			set[uint32(v)] = true
 		}
 		if len(set) > 100 {
-			return 0, nil, false, false
+			return 0, nil, false
 		}
 	}
 	all := slices.Sorted(maps.Keys(set))
 	if len(all) == 1 {
 		if all[0] > 1<<31 {
-			return 0, nil, true, true
+			return 0, nil, true
 		}
-		return all[0], nil, true, false
+		return all[0], nil, true
 	}
-	return 0, all, true, false
+	return 0, all, true
 }
 
 // refNumber reads a plain decimal number (leading zeros allowed) of at most

@@ -407,7 +407,11 @@ func (r *Request) setSeats(tok []byte, lists bool) bool {
 		}
 	}
 	if total == 1 {
-		r.Seat = merged[0][0]
+		// One seat is stored as a single token would be: a number above
+		// 2^31 becomes seat 0, so that the canonical line round-trips.
+		if v := merged[0][0]; v <= maxSeatNumber {
+			r.Seat = v
+		}
 		return true
 	}
 	seats := make([]uint32, 0, total)

@@ -1648,22 +1648,9 @@ func BenchmarkAppendLine(b *testing.B) {
 	}
 }
 
-// knownBugListedSeatOver2to31 marks a known bug of Parse, reported and not
-// yet fixed: a list or range that names a single seat over 2^31
-// ("RESERVE 3000000000,3000000000", "HOLD 4294967295-4294967295 alice")
-// is stored as Seat 3000000000. That breaks the documented meaning of Seat
-// (0 unless 1..2^31) and the round trip: AppendLine writes
-// "RESERVE 3000000000", which Parse reads as Seat 0, so a follower that
-// forwards the request sends the leader a different one. The fix proposed
-// is in setSeats: store 0 (the invalid seat, as part 1 reads the single
-// token) when the one seat is over maxSeatNumber. While this is true,
-// TestParseListedSeatOver2to31 skips and FuzzParse skips such inputs; set
-// it to false with the fix.
-const knownBugListedSeatOver2to31 = true
-
-// TestParseListedSeatOver2to31 is the test of the known bug above. It
-// skips while the bug is there, and fails once it is fixed until
-// knownBugListedSeatOver2to31 is set to false.
+// TestParseListedSeatOver2to31: a list or range that names a single seat
+// over 2^31 is read as the single token would be, seat 0 (invalid), so that
+// the canonical line a follower forwards is the same request.
 func TestParseListedSeatOver2to31(t *testing.T) {
 	var problems []string
 	for _, tc := range []struct {
@@ -1690,14 +1677,7 @@ func TestParseListedSeatOver2to31(t *testing.T) {
 			t.Errorf("refParse(%q) = %+v, %v; want %+v", tc.line, ref, err, tc.want)
 		}
 	}
-	switch {
-	case knownBugListedSeatOver2to31 && len(problems) > 0:
-		t.Skipf("KNOWN BUG (see knownBugListedSeatOver2to31):\n%s", strings.Join(problems, "\n"))
-	case knownBugListedSeatOver2to31:
-		t.Error("the known bug is fixed: set knownBugListedSeatOver2to31 to false")
-	default:
-		for _, p := range problems {
-			t.Error(p)
-		}
+	for _, p := range problems {
+		t.Error(p)
 	}
 }
