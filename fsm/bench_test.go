@@ -8,7 +8,7 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-const benchSeats = 1_000_000
+const benchSeats = MaxSeats
 
 // benchIDs are precomputed unique ids, so that building an entry in the loop
 // allocates nothing. The pool is larger than MinIDs and log time advances a
@@ -23,60 +23,146 @@ var benchIDs = sync.OnceValue(func() []string {
 })
 
 // BenchmarkApplyBatch applies entries of 1 and of 64 reserves of distinct
-// seats, each with an id and a holder, to an FSM with a million seats and the
-// production id retention. The k-th write of the run books seat k mod 10⁶ on
-// even passes over the seats and cancels it on odd passes, so every write
-// succeeds and the map never runs out of free seats. Encoding the entry is
-// inside the loop (into a reused buffer, without allocating).
+// seats, each with an id and a holder, to an event of a million seats with
+// the production id retention: format-1 entries of one seat each, and
+// format-2 entries of one seat and of a list of four. The k-th write of the
+// run books its seats on even passes over the event and cancels them on
+// odd passes, so every write succeeds. Encoding the entry is inside the
+// loop (into a reused buffer).
 func BenchmarkApplyBatch(b *testing.B) {
-	for _, size := range []int{1, 64} {
-		b.Run(fmt.Sprintf("writes=%d", size), func(b *testing.B) {
-			f := New(DefaultOptions())
-			f.Apply(&raft.Log{Type: raft.LogCommand, Index: 1, Data: AppendInit(nil, 0, benchSeats)})
-			buf := make([]byte, 0, 64*size)
-			l := &raft.Log{Type: raft.LogCommand}
-			ids := benchIDs()
-			k := 0
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				buf = AppendBatchHeader(buf[:0], int64(i)*1000, size)
-				for j := 0; j < size; j++ {
-					op := OpReserve
-					if (k/benchSeats)%2 == 1 {
-						op = OpCancel
-					}
-					buf = AppendWrite(buf, Write{Op: op, Seat: uint32(k%benchSeats) + 1, Holder: "bench-holder", ID: ids[k%len(ids)]})
-					k++
+	for _, format := range []uint8{FormatV1, FormatV2} {
+		for _, size := range []int{1, 64} {
+			for _, perWrite := range []int{1, 4} {
+				if format == FormatV1 && perWrite > 1 {
+					continue
 				}
-				l.Index = uint64(i + 2)
-				l.Data = buf
-				res, ok := f.Apply(l).([]Result)
-				if !ok || len(res) != size || res[0] != ResultSuccess || res[size-1] != ResultSuccess {
-					b.Fatalf("entry %d: %v", i, res)
-				}
+				b.Run(fmt.Sprintf("format=%d/writes=%d/seats=%d", format, size, perWrite), func(b *testing.B) {
+					benchApply(b, format, size, perWrite)
+				})
 			}
-			b.StopTimer()
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*size), "ns/write")
-		})
+		}
 	}
 }
 
-func BenchmarkDecode(b *testing.B) {
-	for _, size := range []int{1, 64} {
-		b.Run(fmt.Sprintf("writes=%d", size), func(b *testing.B) {
-			ws := make([]Write, size)
-			for i := range ws {
-				ws[i] = rsv(uint32(i*15_000+1), "bench-holder", benchIDs()[i])
+func benchApply(b *testing.B, format uint8, size, perWrite int) {
+	f := New(DefaultOptions())
+	f.Apply(&raft.Log{Type: raft.LogCommand, Index: 1, Data: AppendInit(nil, 0, benchSeats)})
+	event := ""
+	if format == FormatV2 {
+		f.Apply(&raft.Log{Type: raft.LogCommand, Index: 2, Data: AppendBatch(nil, FormatV2, 0, []Write{mkEvent("bench", benchSeats, "")})})
+		event = "bench"
+	}
+	buf := make([]byte, 0, 96*size)
+	l := &raft.Log{Type: raft.LogCommand}
+	ids := benchIDs()
+	seats := make([]uint32, perWrite)
+	w := Write{Event: event, Holder: "bench-holder"}
+	k := 0 // writes so far
+	passes := benchSeats / perWrite
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		buf = AppendBatchHeader(buf[:0], format, int64(i)*1000, size)
+		for j := 0; j < size; j++ {
+			w.Op = OpReserve
+			if (k/passes)%2 == 1 {
+				w.Op = OpCancel
 			}
-			data := AppendBatch(nil, 1_700_000_000_000, ws)
+			first := uint32((k%passes)*perWrite) + 1
+			if perWrite == 1 {
+				w.Seat, w.Seats = first, nil
+			} else {
+				for s := range seats {
+					seats[s] = first + uint32(s)
+				}
+				w.Seat, w.Seats = 0, seats
+			}
+			w.ID = ids[k%len(ids)]
+			buf = AppendWrite(buf, format, &w)
+			k++
+		}
+		l.Index = uint64(i + 3)
+		l.Data = buf
+		res, ok := f.Apply(l).([]Result)
+		if !ok || len(res) != size || !res[0].Equal(ResultSuccess) || !res[size-1].Equal(ResultSuccess) {
+			b.Fatalf("entry %d: %v", i, f.Apply(l))
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*size), "ns/write")
+}
+
+func BenchmarkDecode(b *testing.B) {
+	for _, format := range []uint8{FormatV1, FormatV2} {
+		for _, size := range []int{1, 64} {
+			b.Run(fmt.Sprintf("format=%d/writes=%d", format, size), func(b *testing.B) {
+				ws := make([]Write, size)
+				for i := range ws {
+					ws[i] = rsv(uint32(i*15_000+1), "bench-holder", benchIDs()[i])
+					if format == FormatV2 {
+						ws[i] = in("bench", ws[i])
+						if i%2 == 1 {
+							ws[i] = many(ws[i], uint32(i*15_000+1), uint32(i*15_000+2), uint32(i*15_000+9))
+						}
+					}
+				}
+				data := AppendBatch(nil, format, 1_700_000_000_000, ws)
+				b.ReportAllocs()
+				b.SetBytes(int64(len(data)))
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := Decode(data); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkSnapshotCapture measures Snapshot() (the part that holds the
+// FSM's lock) on states of 10 and of 1,000 events, each of a million seats
+// with 1,000 booked: it costs O(events), whatever the seats hold. Persist
+// (the encoding, outside the lock) is measured separately.
+func BenchmarkSnapshotCapture(b *testing.B) {
+	for _, events := range []int{10, 1000} {
+		f := New(DefaultOptions())
+		idx := uint64(1)
+		apply := func(data []byte) {
+			f.Apply(&raft.Log{Type: raft.LogCommand, Index: idx, Data: data})
+			idx++
+		}
+		apply(AppendInit(nil, 0, benchSeats))
+		for e := 0; e < events; e++ {
+			name := fmt.Sprint("ev", e)
+			apply(AppendBatch(nil, FormatV2, 0, []Write{mkEvent(name, benchSeats, "")}))
+			for s := 0; s < 1000; s += MaxSeatsPerWrite {
+				apply(AppendBatch(nil, FormatV2, 0, []Write{in(name, many(rsv(0, "h", ""), seatRange(uint32(s+1), uint32(s+MaxSeatsPerWrite))...))}))
+			}
+		}
+		b.Run(fmt.Sprintf("events=%d/capture", events), func(b *testing.B) {
 			b.ReportAllocs()
-			b.SetBytes(int64(len(data)))
-			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if _, err := Decode(data); err != nil {
+				snap, err := f.Snapshot()
+				if err != nil {
 					b.Fatal(err)
 				}
+				snap.Release()
+			}
+		})
+		b.Run(fmt.Sprintf("events=%d/persist", events), func(b *testing.B) {
+			b.ReportAllocs()
+			var sink fakeSink
+			for i := 0; i < b.N; i++ {
+				snap, err := f.Snapshot()
+				if err != nil {
+					b.Fatal(err)
+				}
+				sink.Reset()
+				if err := snap.Persist(&sink); err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(int64(sink.Len()))
 			}
 		})
 	}

@@ -2,57 +2,117 @@ package fsm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"math"
 	"reflect"
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/raft"
 )
 
 // fuzzOpts keeps few ids so that fuzzed entries reach the forgetting code.
 var fuzzOpts = Options{IDRetention: 50 * time.Millisecond, MinIDs: 2}
 
-// fuzzInitSeats bounds the seat count of an accepted Init entry applied to a
-// fresh FSM in FuzzDecode (allocating MaxSeats per input slows fuzzing down
-// without testing anything new).
-const fuzzInitSeats = 1 << 12
-
-// fuzzBase returns an FSM (and its model) holding some state that fuzzed
-// entries may collide with: eight seats, bookings and remembered ids.
-func fuzzBase(t testing.TB) (*harness, *model) {
-	h := newHarness(t, fuzzOpts)
-	m := newModel(fuzzOpts)
+// fuzzBase returns an FSM and its model holding state that fuzzed entries
+// may collide with: eight default seats and an event "ev" of four,
+// bookings, holds, history, remembered ids (one HELD, one with seats), and
+// a hold of a deleted event that has not fallen due.
+func fuzzBase(t testing.TB) *pair {
+	p := newPair(t, fuzzOpts)
 	for _, e := range []Entry{
-		{Type: TypeInit, Time: 100, Seats: 8},
-		{Type: TypeBatch, Time: 100, Writes: []Write{rsv(1, "a", "i1"), rsv(2, "", "i2"), rsv(3, "b", "")}},
-		{Type: TypeBatch, Time: 120, Writes: []Write{cnl(4, "", "i3"), rsv(5, "a", "")}},
+		{Version: 1, Type: TypeInit, Time: 100, Seats: 8},
+		{Version: 1, Type: TypeBatch, Time: 100, Writes: []Write{rsv(1, "a", "i1"), rsv(2, "", "i2"), rsv(3, "b", "")}},
+		{Version: 2, Type: TypeFormat, Time: 110, Format: 2},
+		{Version: 2, Type: TypeBatch, Time: 120, Writes: []Write{cnl(4, "", "i3"), rsv(5, "a", ""), hld(6, "h", 1, "i4"),
+			mkEvent("ev", 4, ""), in("ev", many(hld(0, "a", 2, ""), 1, 2)), in("ev", many(rsv(0, "b", "i5"), 2, 3)),
+			mkEvent("gone", 2, ""), in("gone", hld(1, "g", 3, "")), delEvent("gone", "")}},
 	} {
-		var data []byte
-		if e.Type == TypeInit {
-			data = AppendInit(nil, e.Time, e.Seats)
-		} else {
-			data = AppendBatch(nil, e.Time, e.Writes)
-		}
-		h.raw(data)
-		m.apply(e)
+		p.apply(e)
 	}
-	return h, m
+	return p
+}
+
+var fuzzPool = []string{"i1", "i2", "i3", "i4", "i5"}
+
+// checkDecoded checks that a decoded entry is one the format allows.
+func checkDecoded(t *testing.T, e Entry) {
+	t.Helper()
+	switch {
+	case e.Version == FormatV1 && (e.Type == TypeInit || e.Type == TypeBatch):
+	case e.Version == FormatV2 && (e.Type == TypeBatch || e.Type == TypeTick || e.Type == TypeFormat):
+	default:
+		t.Fatalf("Decode accepted type %d in version %d", e.Type, e.Version)
+	}
+	if (e.Type == TypeInit) != (e.Seats != 0) || e.Seats > MaxSeats {
+		t.Fatalf("entry %+v: seats %d", e, e.Seats)
+	}
+	if (e.Type == TypeFormat) != (e.Format != 0) || e.Format > MaxFormat {
+		t.Fatalf("entry %+v: format %d", e, e.Format)
+	}
+	if (e.Type == TypeBatch) != (len(e.Writes) > 0) || len(e.Writes) > MaxBatch {
+		t.Fatalf("entry of type %d with %d writes", e.Type, len(e.Writes))
+	}
+	for _, w := range e.Writes {
+		bad := len(w.Holder) > maxToken || len(w.ID) > maxToken
+		seatOp := w.Op == OpReserve || w.Op == OpCancel || w.Op == OpHold
+		switch {
+		case e.Version == FormatV1:
+			bad = bad || !(w.Op == OpReserve || w.Op == OpCancel) || w.Event != "" || w.Seats != nil || w.TTL != 0 || w.Count != 0
+		case seatOp:
+			bad = bad || (w.Event != "" && !validEventName(w.Event)) || w.Count != 0
+			bad = bad || (w.Seats != nil && (w.Seat != 0 || len(w.Seats) < 2 || len(w.Seats) > MaxSeatsPerWrite))
+			bad = bad || (w.Op == OpHold) != (w.TTL != 0) || w.TTL > MaxTTL || (w.Op == OpHold && w.Holder == "")
+		case w.Op == OpEventCreate:
+			bad = bad || !validEventName(w.Event) || w.Count == 0 || w.Count > MaxSeats || w.Seat != 0 || w.Seats != nil || w.Holder != "" || w.TTL != 0
+		case w.Op == OpEventDelete:
+			bad = bad || !validEventName(w.Event) || w.Count != 0 || w.Seat != 0 || w.Seats != nil || w.Holder != "" || w.TTL != 0
+		default:
+			bad = true
+		}
+		if bad {
+			t.Fatalf("Decode accepted write %+v in version %d", w, e.Version)
+		}
+	}
+}
+
+// knownBugNonAscendingSeats: Decode adds a seat gap to the previous seat in
+// uint64 arithmetic before checking the sum, so a gap of 2^64-k wraps around
+// and yields a seat list that is not ascending (or repeats a seat) instead
+// of an error (see the report of the tests' commit). Remove once fixed.
+func knownBugNonAscendingSeats(e Entry) bool {
+	for _, w := range e.Writes {
+		for i := 1; i < len(w.Seats); i++ {
+			if w.Seats[i] <= w.Seats[i-1] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func fuzzDecodeSeeds() [][]byte {
 	return [][]byte{
 		nil,
 		{1},
+		{2},
 		AppendInit(nil, 0, 5),
 		AppendInit(nil, 1_700_000_000_000, MaxSeats),
-		AppendBatch(nil, 200, []Write{rsv(1, "", "")}),
-		AppendBatch(nil, 200, []Write{rsv(1, "a", "i1"), cnl(1, "a", "i1"), cnl(2, "", "x")}),
-		AppendBatch(nil, 0, []Write{rsv(6, "b", "n1"), cnl(3, "b", "n2"), rsv(9, "", "n3"), cnl(0, "", "")}),
-		AppendBatch(nil, -5, []Write{rsv(4294967295, holder64, id64)}),
-		{1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 1, 0, 0},
-		{2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 5},
+		AppendTick(nil, 130),
+		AppendTick(nil, math.MinInt64),
+		AppendFormat(nil, 200, 2),
+		AppendFormat(nil, 200, 3),
+		AppendBatch(nil, FormatV1, 200, []Write{rsv(1, "", "")}),
+		AppendBatch(nil, FormatV1, 200, []Write{rsv(1, "a", "i1"), cnl(1, "a", "i1"), cnl(2, "", "x")}),
+		AppendBatch(nil, FormatV1, -5, []Write{rsv(4294967295, holder64, id64)}),
+		AppendBatch(nil, FormatV2, 121, []Write{hld(7, "h", 1, "n1"), rsv(6, "h", ""), in("ev", cnl(1, "a", "i5")), in("ev", many(hld(0, "a", 5, ""), 1, 3, 4))}),
+		AppendBatch(nil, FormatV2, 2000, []Write{many(rsv(0, "a", "m"), 1, 5, 8, 9), many(cnl(0, "b", ""), 0, 1, 2, 3), in("gone", rsv(1, "", "")), mkEvent("gone", 3, "c"), delEvent("ev", "d"), delEvent(DefaultEvent, "")}),
+		AppendBatch(nil, FormatV2, 0, []Write{many(hld(0, "z", MaxTTL, ""), seatRange(1, 100)...)}),
+		AppendBatch(nil, FormatV2, 0, []Write{mkEvent(event64, MaxSeats, id64), in(event64, rsv(MaxSeats, holder64, ""))}),
+		{1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 1, 0, 0}, // a hold in version 1
+		{2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 5},             // an init in version 2
+		{3, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 1, 0, 0},
+		entry(2, 2, 5, []byte{0x81, 0x00}, seatW2(OpReserve, "", []uint64{3}, "", "")), // a non-minimal varint
 	}
 }
 
@@ -63,35 +123,33 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := Decode(data)
 		if err != nil {
-			if !errors.Is(err, ErrShortEntry) && !errors.Is(err, ErrVersion) && !errors.Is(err, ErrEntryType) && !errors.Is(err, ErrCorruptData) {
-				t.Fatalf("Decode error %v wraps no sentinel", err)
+			n := 0
+			for _, s := range []error{ErrVersion, ErrEntryType, ErrCorruptData} {
+				if errors.Is(err, s) {
+					n++
+				}
 			}
-			// A refused entry changes nothing.
-			h, _ := fuzzBase(t)
-			before := dump(h.f)
-			if _, ok := h.raw(data).(error); !ok {
-				t.Fatalf("Apply accepted an entry Decode refuses")
+			if n != 1 {
+				t.Fatalf("Decode error %v wraps %d sentinels, want 1", err, n)
 			}
-			requireSameState(t, "after refused entry", dump(h.f), before)
+			// The FSM halts on it and changes nothing.
+			p := fuzzBase(t)
+			before := dump(p.h.f)
+			p.h.halts(data, nil)
+			p.h.raw(AppendTick(nil, 1<<40))
+			before.Halted = true
+			requireSameState(t, "after a refused entry", dump(p.h.f), before)
 			return
 		}
-
-		// Re-encoding gives bytes that decode to the same entry.
-		var re []byte
-		switch e.Type {
-		case TypeInit:
-			if e.Writes != nil {
-				t.Fatalf("Init entry with writes: %+v", e)
-			}
-			re = AppendInit(nil, e.Time, e.Seats)
-		case TypeBatch:
-			if e.Seats != 0 || len(e.Writes) == 0 {
-				t.Fatalf("Batch entry %+v", e)
-			}
-			re = AppendBatch(nil, e.Time, e.Writes)
-		default:
-			t.Fatalf("Decode accepted type %d", e.Type)
+		checkDecoded(t, e)
+		if knownBugNonAscendingSeats(e) {
+			t.Skip("known bug: Decode accepts a seat list that is not ascending")
 		}
+
+		// Re-encoding gives bytes that decode to the same entry. They are
+		// the input itself unless the input used longer varints than
+		// needed, which the decoder accepts: then they are shorter.
+		re := encodeEntry(e)
 		e2, err := Decode(re)
 		if err != nil {
 			t.Fatalf("re-encoded entry refused: %v\n% x", err, re)
@@ -99,71 +157,169 @@ func FuzzDecode(f *testing.F) {
 		if !reflect.DeepEqual(e, e2) {
 			t.Fatalf("re-encoded entry decodes to %+v, want %+v", e2, e)
 		}
-		if len(re) > len(data) {
-			t.Fatalf("re-encoding is longer (%d) than the input (%d)", len(re), len(data))
+		if !bytes.Equal(re, data) && len(re) >= len(data) {
+			t.Fatalf("re-encoding differs and is not shorter:\n% x\n% x", re, data)
 		}
-		for _, w := range e.Writes {
-			if len(w.Holder) > maxToken || len(w.ID) > maxToken || (w.Op != OpReserve && w.Op != OpCancel) {
-				t.Fatalf("Decode accepted write %+v", w)
-			}
+		if !bytes.Equal(encodeEntry(e2), re) {
+			t.Fatalf("encoding is not a fixpoint")
 		}
 
-		// Determinism: two fresh FSMs, and two with state, agree; the
-		// ones with state also agree with the model.
-		if e.Type != TypeInit || e.Seats <= fuzzInitSeats {
-			a, b := New(fuzzOpts), New(fuzzOpts)
-			ra := a.Apply(&raft.Log{Type: raft.LogCommand, Index: 1, Data: data})
-			rb := b.Apply(&raft.Log{Type: raft.LogCommand, Index: 1, Data: slices.Clone(data)})
-			if !reflect.DeepEqual(ra, rb) {
-				t.Fatalf("fresh FSMs answered %v and %v", ra, rb)
-			}
-			if e.Type == TypeBatch {
-				for i, r := range ra.([]Result) {
-					if r != ResultInvalidSeat {
-						t.Fatalf("write %d before Init = %v", i, r)
-					}
-				}
-			}
-			requireSameState(t, "fresh FSMs", dump(a), dump(b))
-			at, af, ab := a.Summary()
-			bt, bf, bb := b.Summary()
-			if at != bt || af != bf || ab != bb {
-				t.Fatalf("Summary %d %d %d vs %d %d %d", at, af, ab, bt, bf, bb)
-			}
-			checkInvariants(t, a)
+		// Applied to an FSM with state it agrees with the model, and with a
+		// second FSM with the same state; the state snapshots and restores.
+		p := fuzzBase(t)
+		got := p.h.raw(data)
+		want := p.m.apply(e, p.h.idx)
+		if res, ok := got.([]Result); e.Type == TypeBatch && (!ok || !resultsEqual(res, want)) {
+			t.Fatalf("results %+v, model %+v for %+v", got, want, e.Writes)
+		} else if e.Type != TypeBatch && got != nil {
+			t.Fatalf("Apply = %#v for %+v", got, e)
 		}
-		h1, m := fuzzBase(t)
-		h2, _ := fuzzBase(t)
-		r1, r2 := h1.raw(data), h2.raw(slices.Clone(data))
-		if !reflect.DeepEqual(r1, r2) {
-			t.Fatalf("FSMs with equal state answered %v and %v", r1, r2)
-		}
-		requireSameState(t, "FSMs with state", dump(h1.f), dump(h2.f))
-		want := m.apply(e)
-		if e.Type == TypeBatch && !slices.Equal(r1.([]Result), want) {
-			t.Fatalf("results %v, model %v for %+v", r1, want, e.Writes)
-		}
-		pool := []string{"i1", "i2", "i3"}
+		pool := slices.Clone(fuzzPool)
 		for _, w := range e.Writes {
 			pool = append(pool, w.ID)
 		}
-		m.compare(t, h1.f, pool)
-		checkInvariants(t, h1.f)
+		p.m.compare(t, p.h.f, pool)
+		checkInvariants(t, p.h.f)
+		q := fuzzBase(t)
+		if r := q.h.raw(slices.Clone(data)); !reflect.DeepEqual(r, got) {
+			t.Fatalf("FSMs with equal state answered %v and %v", got, r)
+		}
+		requireSameState(t, "FSMs with equal state", dump(q.h.f), dump(p.h.f))
+		r := roundTrip(t, p.h.f)
+		if r.Digest() != p.h.f.Digest() {
+			t.Fatalf("Digest differs after a snapshot round trip")
+		}
+
+		// Two fresh FSMs agree as well.
+		a, b := New(fuzzOpts), New(fuzzOpts)
+		ha, hb := &harness{t: t, f: a}, &harness{t: t, f: b}
+		if ra, rb := ha.raw(data), hb.raw(slices.Clone(data)); !reflect.DeepEqual(ra, rb) {
+			t.Fatalf("fresh FSMs answered %v and %v", ra, rb)
+		}
+		requireSameState(t, "fresh FSMs", dump(a), dump(b))
 	})
 }
 
+// knownBugSnapshotGapWraps reports whether a format-2 snapshot that the
+// reader accepted has a seat gap (of a record, or of an id's seats) that
+// wraps around 2^64 when added to the previous seat: the reader adds before
+// it checks, and so accepts records out of order or repeated (the counters
+// then disagree with the records) and id seat lists that are not ascending
+// (the state then snapshots to bytes it refuses). See the report of the
+// tests' commit. Remove once fixed.
+func knownBugSnapshotGapWraps(data []byte) bool {
+	if len(data) < 9 || data[8] != snapshotVersion {
+		return false
+	}
+	d := data[9:]
+	ok := true
+	uv := func() uint64 {
+		v, n := binary.Uvarint(d)
+		if n <= 0 {
+			ok = false
+			return 0
+		}
+		d = d[n:]
+		return v
+	}
+	sv := func() {
+		if _, n := binary.Varint(d); n <= 0 {
+			ok = false
+		} else {
+			d = d[n:]
+		}
+	}
+	by := func() byte {
+		if len(d) == 0 {
+			ok = false
+			return 0
+		}
+		b := d[0]
+		d = d[1:]
+		return b
+	}
+	str := func() {
+		if n := uv(); n > uint64(len(d)) {
+			ok = false
+		} else {
+			d = d[n:]
+		}
+	}
+	wraps := func(prev, gap uint64) bool { return gap > math.MaxUint64-prev }
+	if by() != sectionCluster {
+		return false
+	}
+	by()
+	sv()
+	uv()
+	for ok {
+		switch by() {
+		case sectionEvent:
+			str()
+			uv()
+			uv()
+			by()
+			prev := uint64(0)
+			for n := uv(); n > 0 && ok; n-- {
+				gap := uv()
+				if wraps(prev, gap) {
+					return true
+				}
+				prev += gap
+				state := by()
+				if state != byte(SeatFree) {
+					str()
+				}
+				if state == byte(SeatHeld) {
+					sv()
+				}
+				for c := uv(); c > 0 && ok; c-- {
+					if by()&sameHolder == 0 {
+						str()
+					}
+					uv()
+					sv()
+				}
+			}
+		case sectionIDs:
+			for n := uv(); n > 0 && ok; n-- {
+				str()
+				sv()
+				if by() == byte(CodeHeld) {
+					sv()
+				}
+				prev := uint64(0)
+				for i, k := uint64(0), uv(); i < k && ok; i++ {
+					gap := uv()
+					if i > 0 && wraps(prev, gap) {
+						return true
+					}
+					prev += gap
+				}
+			}
+			return false
+		default:
+			return false
+		}
+	}
+	return false
+}
+
 func fuzzRestoreSeeds(t testing.TB) [][]byte {
-	h, _ := fuzzBase(t)
-	full := snapshotBytes(t, h.f)
+	full := snapshotBytes(t, fuzzBase(t).h.f)
 	rich := snapshotBytes(t, richState(t).f)
+	tiny := tinySnap().encode()
 	return [][]byte{
 		nil,
 		[]byte(snapshotMagic),
 		snapshotBytes(t, New(fuzzOpts)),
 		full,
 		rich,
+		tiny,
 		full[:len(full)/2],
 		append(slices.Clone(full), "trailing"...),
+		encodeV1(7000, []v1Seat{{true, "alice"}, {}, {true, ""}}, []v1ID{{"i1", 6000, 1}, {"i2", 6500, 5}}),
+		encodeV1(0, nil, nil),
 	}
 }
 
@@ -181,43 +337,91 @@ func FuzzRestore(f *testing.F) {
 				t.Fatalf("readSnapshot returned state with error %v", err)
 			}
 			// Restore keeps the previous state.
-			h, _ := fuzzBase(t)
-			before := dump(h.f)
-			if err := restore(h.f, data); err == nil {
+			p := fuzzBase(t)
+			before := dump(p.h.f)
+			if err := restore(p.h.f, data); err == nil {
 				t.Fatalf("Restore accepted what readSnapshot refused")
 			}
-			requireSameState(t, "after failed restore", dump(h.f), before)
+			requireSameState(t, "after failed restore", dump(p.h.f), before)
 			return
 		}
-		if len(st.seats) > MaxSeats {
-			t.Fatalf("restored %d seats", len(st.seats))
+		if knownBugSnapshotGapWraps(data) {
+			t.Skip("known bug: the snapshot reader lets a seat gap wrap around")
 		}
-		booked := 0
-		for _, s := range st.seats {
-			if s.booked {
-				booked++
-			}
-			if len(s.holder) > maxToken {
-				t.Fatalf("restored holder of %d bytes", len(s.holder))
-			}
+		fs := &FSM{opts: fuzzOpts, st: st, expiryMoved: make(chan struct{}, 1)}
+		checkConsistent(t, fs)
+
+		// Restore accepts it too, over a state with content.
+		p := fuzzBase(t)
+		if err := restore(p.h.f, data); err != nil {
+			t.Fatalf("Restore refused what readSnapshot accepted: %v", err)
 		}
-		if booked != st.booked {
-			t.Fatalf("restored booked counter %d, %d seats booked", st.booked, booked)
+		requireSameState(t, "Restore vs readSnapshot", dump(p.h.f), dump(fs))
+
+		// What was accepted snapshots again, to bytes that restore to the
+		// same state and snapshot to the same bytes.
+		again := snapshotBytes(t, fs)
+		g := New(fuzzOpts)
+		if err := restore(g, again); err != nil {
+			t.Fatalf("re-encoded snapshot refused: %v\n%q", err, again)
+		}
+		requireSameState(t, "re-encoded snapshot", dump(g), dump(fs))
+		if g.Digest() != fs.Digest() {
+			t.Fatalf("Digest differs after re-encoding")
+		}
+		if third := snapshotBytes(t, g); !bytes.Equal(third, again) {
+			t.Fatalf("re-encoding is not a fixpoint:\n%q\n%q", again, third)
 		}
 
-		// What was accepted snapshots again and restores to the same state.
-		f := &FSM{opts: fuzzOpts, st: st}
-		again := snapshotBytes(t, f)
-		st2, err := readSnapshot(bytes.NewReader(again), fuzzOpts)
-		if err != nil {
-			t.Fatalf("re-encoded snapshot refused: %v", err)
+		if st.nextEventID == 0 {
+			// Known bug: the reader accepts a next event id of 0, so the
+			// next event created gets the default event's id 0 (see the
+			// report of the tests' commit). Remove once fixed.
+			return
 		}
-		f2 := &FSM{opts: fuzzOpts, st: st2}
-		requireSameState(t, "re-encoded snapshot", dump(f2), dump(f))
-
-		// Applying to whatever was accepted does not panic.
-		h := &harness{t: t, f: f}
+		// Entries applied to whatever was accepted keep it consistent, and
+		// it still snapshots and restores.
+		h := &harness{t: t, f: fs, idx: 1 << 40}
 		h.raw(AppendInit(nil, 1, 3))
-		h.raw(AppendBatch(nil, 1<<40, []Write{rsv(1, "a", "fz1"), cnl(1, "a", "fz2"), rsv(2, "", "fz1")}))
+		h.raw(AppendBatch(nil, FormatV2, 1<<40, []Write{rsv(1, "a", "fz1"), cnl(1, "a", "fz2"), rsv(2, "", "fz1"), hld(3, "h", 5, "fz3"),
+			mkEvent("fz", 3, ""), in("fz", many(hld(0, "h", 1, ""), 1, 2)), in("default", many(rsv(0, "h", ""), 1, 2, 3))}))
+		for _, ev := range fs.Events() {
+			h.raw(AppendBatch(nil, FormatV2, 0, []Write{in(ev, many(hld(0, "h", 1, ""), 1, 2)), in(ev, cnl(1, "", ""))}))
+		}
+		h.raw(AppendTick(nil, 1<<41))
+		if err := fs.Halted(); err != nil {
+			t.Fatalf("halted: %v", err)
+		}
+		checkConsistent(t, fs)
+		if r := roundTrip(t, fs); r.Digest() != fs.Digest() {
+			t.Fatalf("Digest differs after a round trip of the changed state")
+		}
+	})
+}
+
+// FuzzApply drives the FSM and the model with entries chosen by the fuzz
+// input (through the same generator as TestRandomAgainstModel) and compares
+// them after each; at the end the state must survive a snapshot.
+func FuzzApply(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09"))
+	f.Add(bytes.Repeat([]byte{0x17, 0x80, 0x33, 0x05, 0xf0, 0x4c}, 40))
+	f.Add(bytes.Repeat([]byte{0xff, 0x10, 0x20, 0x7f, 0x01}, 60))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		src := &byteSource{data: data}
+		g := newEntryGenFrom(src)
+		p := newPair(t, fuzzOpts)
+		p.apply(Entry{Version: FormatV1, Type: TypeInit, Time: g.tm, Seats: uint32(1 + src.IntN(8))})
+		for i := 0; i < 64 && len(src.data) > 0; i++ {
+			p.apply(g.entry(p.m))
+			p.m.compare(t, p.h.f, g.ids)
+			checkInvariants(t, p.h.f)
+		}
+		digest := p.h.f.Digest()
+		r := roundTrip(t, p.h.f)
+		requireSameState(t, "round trip", dump(r), dump(p.h.f).withoutStale())
+		if r.Digest() != digest {
+			t.Fatalf("Digest differs after a round trip")
+		}
 	})
 }
