@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Format versions. Every log entry starts with the format version it needs:
@@ -366,12 +367,16 @@ func (d *decoder) write(version uint8, w *Write) error {
 		for i := range w.Seats {
 			v := d.uvarint()
 			if i > 0 {
-				if v == 0 {
+				// The gap to the next seat: positive, and not past the
+				// largest seat number (checked before adding, so that
+				// it cannot wrap).
+				prev := uint64(w.Seats[i-1])
+				if d.err == nil && (v == 0 || v > math.MaxUint32-prev) {
 					return fmt.Errorf("%w: seats not ascending", ErrCorruptData)
 				}
-				v += uint64(w.Seats[i-1])
+				v += prev
 			}
-			if v > 1<<32-1 {
+			if v > math.MaxUint32 {
 				d.fail()
 				return nil
 			}

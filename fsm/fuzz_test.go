@@ -2,7 +2,6 @@ package fsm
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"math"
 	"reflect"
@@ -76,21 +75,6 @@ func checkDecoded(t *testing.T, e Entry) {
 	}
 }
 
-// knownBugNonAscendingSeats: Decode adds a seat gap to the previous seat in
-// uint64 arithmetic before checking the sum, so a gap of 2^64-k wraps around
-// and yields a seat list that is not ascending (or repeats a seat) instead
-// of an error (see the report of the tests' commit). Remove once fixed.
-func knownBugNonAscendingSeats(e Entry) bool {
-	for _, w := range e.Writes {
-		for i := 1; i < len(w.Seats); i++ {
-			if w.Seats[i] <= w.Seats[i-1] {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 func fuzzDecodeSeeds() [][]byte {
 	return [][]byte{
 		nil,
@@ -142,9 +126,6 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		checkDecoded(t, e)
-		if knownBugNonAscendingSeats(e) {
-			t.Skip("known bug: Decode accepts a seat list that is not ascending")
-		}
 
 		// Re-encoding gives bytes that decode to the same entry. They are
 		// the input itself unless the input used longer varints than
@@ -200,111 +181,6 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// knownBugSnapshotGapWraps reports whether a format-2 snapshot that the
-// reader accepted has a seat gap (of a record, or of an id's seats) that
-// wraps around 2^64 when added to the previous seat: the reader adds before
-// it checks, and so accepts records out of order or repeated (the counters
-// then disagree with the records) and id seat lists that are not ascending
-// (the state then snapshots to bytes it refuses). See the report of the
-// tests' commit. Remove once fixed.
-func knownBugSnapshotGapWraps(data []byte) bool {
-	if len(data) < 9 || data[8] != snapshotVersion {
-		return false
-	}
-	d := data[9:]
-	ok := true
-	uv := func() uint64 {
-		v, n := binary.Uvarint(d)
-		if n <= 0 {
-			ok = false
-			return 0
-		}
-		d = d[n:]
-		return v
-	}
-	sv := func() {
-		if _, n := binary.Varint(d); n <= 0 {
-			ok = false
-		} else {
-			d = d[n:]
-		}
-	}
-	by := func() byte {
-		if len(d) == 0 {
-			ok = false
-			return 0
-		}
-		b := d[0]
-		d = d[1:]
-		return b
-	}
-	str := func() {
-		if n := uv(); n > uint64(len(d)) {
-			ok = false
-		} else {
-			d = d[n:]
-		}
-	}
-	wraps := func(prev, gap uint64) bool { return gap > math.MaxUint64-prev }
-	if by() != sectionCluster {
-		return false
-	}
-	by()
-	sv()
-	uv()
-	for ok {
-		switch by() {
-		case sectionEvent:
-			str()
-			uv()
-			uv()
-			by()
-			prev := uint64(0)
-			for n := uv(); n > 0 && ok; n-- {
-				gap := uv()
-				if wraps(prev, gap) {
-					return true
-				}
-				prev += gap
-				state := by()
-				if state != byte(SeatFree) {
-					str()
-				}
-				if state == byte(SeatHeld) {
-					sv()
-				}
-				for c := uv(); c > 0 && ok; c-- {
-					if by()&sameHolder == 0 {
-						str()
-					}
-					uv()
-					sv()
-				}
-			}
-		case sectionIDs:
-			for n := uv(); n > 0 && ok; n-- {
-				str()
-				sv()
-				if by() == byte(CodeHeld) {
-					sv()
-				}
-				prev := uint64(0)
-				for i, k := uint64(0), uv(); i < k && ok; i++ {
-					gap := uv()
-					if i > 0 && wraps(prev, gap) {
-						return true
-					}
-					prev += gap
-				}
-			}
-			return false
-		default:
-			return false
-		}
-	}
-	return false
-}
-
 func fuzzRestoreSeeds(t testing.TB) [][]byte {
 	full := snapshotBytes(t, fuzzBase(t).h.f)
 	rich := snapshotBytes(t, richState(t).f)
@@ -345,9 +221,6 @@ func FuzzRestore(f *testing.F) {
 			requireSameState(t, "after failed restore", dump(p.h.f), before)
 			return
 		}
-		if knownBugSnapshotGapWraps(data) {
-			t.Skip("known bug: the snapshot reader lets a seat gap wrap around")
-		}
 		fs := &FSM{opts: fuzzOpts, st: st, expiryMoved: make(chan struct{}, 1)}
 		checkConsistent(t, fs)
 
@@ -373,12 +246,6 @@ func FuzzRestore(f *testing.F) {
 			t.Fatalf("re-encoding is not a fixpoint:\n%q\n%q", again, third)
 		}
 
-		if st.nextEventID == 0 {
-			// Known bug: the reader accepts a next event id of 0, so the
-			// next event created gets the default event's id 0 (see the
-			// report of the tests' commit). Remove once fixed.
-			return
-		}
 		// Entries applied to whatever was accepted keep it consistent, and
 		// it still snapshots and restores.
 		h := &harness{t: t, f: fs, idx: 1 << 40}

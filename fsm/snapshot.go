@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 
 	"github.com/hashicorp/raft"
@@ -78,10 +79,10 @@ type encoder struct {
 	buf [binary.MaxVarintLen64]byte
 }
 
-func (e *encoder) uv(v uint64)    { e.w.Write(e.buf[:binary.PutUvarint(e.buf[:], v)]) }
-func (e *encoder) sv(v int64)     { e.w.Write(e.buf[:binary.PutVarint(e.buf[:], v)]) }
-func (e *encoder) str(s string)   { e.uv(uint64(len(s))); e.w.WriteString(s) }
-func (e *encoder) byte(b byte)    { e.w.WriteByte(b) }
+func (e *encoder) uv(v uint64)  { e.w.Write(e.buf[:binary.PutUvarint(e.buf[:], v)]) }
+func (e *encoder) sv(v int64)   { e.w.Write(e.buf[:binary.PutVarint(e.buf[:], v)]) }
+func (e *encoder) str(s string) { e.uv(uint64(len(s))); e.w.WriteString(s) }
+func (e *encoder) byte(b byte)  { e.w.WriteByte(b) }
 func (e *encoder) seats(s []uint32) {
 	e.uv(uint64(len(s)))
 	prev := uint32(0)
@@ -166,6 +167,17 @@ type snapReader struct {
 	r    *bufio.Reader
 	err  error
 	what string // what was being read when err happened
+
+	// holders interns holder strings: the seats of one multi-seat write
+	// share their holder in the live state, and a restored state should
+	// not cost more memory than the one it was taken from.
+	holders map[string]string
+	scratch [maxToken]byte
+	// changes is a slab the restored histories are cut from, so that a
+	// million records do not cost a million small allocations. Each
+	// history gets a capacity equal to its length, so appending to it
+	// later copies it out of the slab.
+	changes []Change
 }
 
 func (d *snapReader) failf(format string, args ...any) {
@@ -225,6 +237,32 @@ func (d *snapReader) str() string {
 	return string(b)
 }
 
+// holder reads a string and returns the interned copy.
+func (d *snapReader) holder() string {
+	n := d.uv()
+	if d.err != nil {
+		return ""
+	}
+	if n > maxToken {
+		d.failf("string of %d bytes", n)
+		return ""
+	}
+	b := d.scratch[:n]
+	if _, err := io.ReadFull(d.r, b); err != nil {
+		d.failf("%w", err)
+		return ""
+	}
+	if s, ok := d.holders[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if d.holders == nil {
+		d.holders = make(map[string]string)
+	}
+	d.holders[s] = s
+	return s
+}
+
 func (d *snapReader) seats(limit uint64) []uint32 {
 	n := d.uv()
 	if d.err != nil || n == 0 {
@@ -237,12 +275,16 @@ func (d *snapReader) seats(limit uint64) []uint32 {
 	out := make([]uint32, n)
 	prev := uint64(0)
 	for i := range out {
-		v := d.uv() + prev
-		if (i > 0 && v == prev) || v > 1<<32-1 {
+		g := d.uv()
+		if d.err != nil {
+			return nil
+		}
+		if (i > 0 && g == 0) || g > math.MaxUint32-prev {
 			d.failf("seats not ascending")
 			return nil
 		}
-		out[i], prev = uint32(v), v
+		prev += g
+		out[i] = uint32(prev)
 	}
 	return out
 }
@@ -287,8 +329,12 @@ func (d *snapReader) readV2(opts Options) *state {
 	st.format = d.byte()
 	st.lastTimeMs = d.sv()
 	st.nextEventID = d.uv()
-	if d.err == nil && (st.format < FormatV1 || st.format > MaxFormat) {
+	switch {
+	case d.err != nil:
+	case st.format < FormatV1 || st.format > MaxFormat:
 		d.failf("cluster format %d is newer than this build applies (up to %d): upgrade this node", st.format, MaxFormat)
+	case st.nextEventID < 1:
+		d.failf("next event id 0 (the default event has id 0)")
 	}
 	lastName := ""
 	for d.err == nil {
@@ -352,19 +398,20 @@ func (d *snapReader) readEvent(st *state, lastName string) *event {
 	e.sawHold = flags&1 != 0
 	prev := uint64(0)
 	for i := uint64(0); i < nrecs && d.err == nil; i++ {
-		num := prev + d.uv()
-		if d.err == nil && (num == prev || num > seats) {
-			d.failf("seat %d after seat %d", num, prev)
+		gap := d.uv()
+		if d.err == nil && (gap == 0 || gap > seats-prev) {
+			d.failf("a seat %d after seat %d, in an event of %d seats", gap, prev, seats)
 		}
+		num := prev + gap
 		prev = num
 		rec := seatRec{num: uint32(num), state: SeatState(d.byte())}
 		switch rec.state {
 		case SeatFree:
 		case SeatBooked:
-			rec.holder = d.str()
+			rec.holder = d.holder()
 			e.booked++
 		case SeatHeld:
-			rec.holder = d.str()
+			rec.holder = d.holder()
 			rec.expires = d.sv()
 			if d.err == nil && rec.holder == "" {
 				d.failf("seat %d held anonymously", num)
@@ -394,7 +441,11 @@ func (d *snapReader) readHistory(ref string) []Change {
 		d.failf("history of %d changes", n)
 		return nil
 	}
-	hist := make([]Change, n)
+	if len(d.changes) < int(n) {
+		d.changes = make([]Change, 4096)
+	}
+	hist := d.changes[:n:n]
+	d.changes = d.changes[n:]
 	var index uint64
 	var timeMs int64
 	for i := range hist {
@@ -404,7 +455,7 @@ func (d *snapReader) readHistory(ref string) []Change {
 		if op&sameHolder != 0 {
 			c.Holder = ref
 		} else {
-			c.Holder = d.str()
+			c.Holder = d.holder()
 		}
 		ref = c.Holder
 		index += d.uv()
@@ -488,7 +539,7 @@ func (d *snapReader) readV1(opts Options) *state {
 		switch flag := d.byte(); {
 		case d.err != nil:
 		case flag == 1:
-			e.recs.Load(seatRec{num: uint32(i), state: SeatBooked, holder: d.str()})
+			e.recs.Load(seatRec{num: uint32(i), state: SeatBooked, holder: d.holder()})
 			e.booked++
 		case flag != 0:
 			d.failf("seat %d has flag %d", i, flag)

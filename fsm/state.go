@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"math"
 	"time"
 
 	"github.com/tidwall/btree"
@@ -244,7 +245,8 @@ func (s *state) createEvent(name string, seats uint32) Result {
 	if seats == 0 || seats > MaxSeats {
 		return Result{Code: CodeInvalidCommand}
 	}
-	if s.events[name] != nil {
+	if s.events[name] != nil || name == DefaultEvent {
+		// The default event is Init's alone (id 0), even before Init.
 		return Result{Code: CodeExists}
 	}
 	s.addEvent(newEvent(name, s.nextEventID, seats))
@@ -365,8 +367,16 @@ func (s *state) applySeats(w *Write, index uint64, now int64) Result {
 	return ResultSuccess
 }
 
-// holdExpiry is when a hold made at log time now for ttl seconds ends.
-func holdExpiry(now int64, ttl uint32) int64 { return now + int64(ttl)*1000 }
+// holdExpiry is when a hold made at log time now for ttl seconds ends. It
+// saturates rather than wrap for a log time near the end of int64 (no real
+// clock, but an entry's time is whatever its leader wrote).
+func holdExpiry(now int64, ttl uint32) int64 {
+	d := int64(ttl) * 1000
+	if now > math.MaxInt64-d {
+		return math.MaxInt64
+	}
+	return now + d
+}
 
 // changeSeat makes one change to one seat and records it in the history.
 func (s *state) changeSeat(e *event, n uint32, op ChangeOp, w *Write, index uint64, now int64) {
