@@ -221,37 +221,30 @@ func (d *snapReader) byte() byte {
 	return b
 }
 
-func (d *snapReader) str() string {
+// token reads a string (at most maxToken bytes) into the reader's scratch
+// space; the bytes are valid until the next call.
+func (d *snapReader) token() []byte {
 	n := d.uv()
 	if d.err != nil {
-		return ""
+		return nil
 	}
 	if n > maxToken {
 		d.failf("string of %d bytes", n)
-		return ""
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(d.r, b); err != nil {
-		d.failf("%w", err)
-	}
-	return string(b)
-}
-
-// holder reads a string and returns the interned copy.
-func (d *snapReader) holder() string {
-	n := d.uv()
-	if d.err != nil {
-		return ""
-	}
-	if n > maxToken {
-		d.failf("string of %d bytes", n)
-		return ""
+		return nil
 	}
 	b := d.scratch[:n]
 	if _, err := io.ReadFull(d.r, b); err != nil {
 		d.failf("%w", err)
-		return ""
+		return nil
 	}
+	return b
+}
+
+func (d *snapReader) str() string { return string(d.token()) }
+
+// holder reads a string and returns the interned copy.
+func (d *snapReader) holder() string {
+	b := d.token()
 	if s, ok := d.holders[string(b)]; ok {
 		return s
 	}
