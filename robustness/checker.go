@@ -5,139 +5,96 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/anishathalye/porcupine"
 )
 
-// seatState is the model's state of one seat.
-type seatState struct {
-	booked bool
-	holder string
+// seatKey names one seat of one event.
+type seatKey struct {
+	event string // canonical name
+	seat  int
 }
 
-type modelInput struct {
-	kind   OpKind
-	holder string
-}
+func (k seatKey) String() string { return fmt.Sprintf("seat %d of %s", k.seat, k.event) }
 
-type modelOutput struct {
-	result  string
-	unknown bool
-}
-
-// expected applies the protocol's rules to one seat.
-func expected(s seatState, in modelInput) (string, seatState) {
-	switch in.kind {
-	case OpReserve:
-		if !s.booked {
-			return "SUCCESS", seatState{booked: true, holder: in.holder}
+// seatKeys returns the real seats an operation names (seat 0 aside).
+func seatKeys(o *Op) []seatKey {
+	var keys []seatKey
+	for _, s := range o.Seats {
+		if s > 0 {
+			keys = append(keys, seatKey{o.EventName(), s})
 		}
-		if in.holder != "" && s.holder == in.holder {
-			return "SUCCESS", s
-		}
-		return "FAILED_ALREADY_BOOKED", s
-	case OpCancel:
-		if !s.booked {
-			return "FAILED_NOT_BOOKED", s
-		}
-		if s.holder != in.holder {
-			return "FAILED_NOT_HOLDER", s
-		}
-		return "SUCCESS", seatState{}
 	}
-	if !s.booked {
-		return "FREE", s
-	}
-	if s.holder == "" {
-		return "BOOKED", s
-	}
-	return "BOOKED " + s.holder, s
+	return keys
 }
 
-// seatModel is the sequential specification of one seat. A write whose
-// outcome is unknown may have taken effect (with whatever result) or not.
-var seatModel = porcupine.NondeterministicModel{
-	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
-		bySeat := map[int][]porcupine.Operation{}
-		var seats []int
-		for _, op := range history {
-			seat := op.Metadata.(*Op).Seat
-			if _, ok := bySeat[seat]; !ok {
-				seats = append(seats, seat)
-			}
-			bySeat[seat] = append(bySeat[seat], op)
+// covers reports whether o names seat k.
+func covers(o *Op, k seatKey) bool {
+	if o.EventName() != k.event {
+		return false
+	}
+	for _, s := range o.Seats {
+		if s == k.seat {
+			return true
 		}
-		sort.Ints(seats)
-		out := make([][]porcupine.Operation, 0, len(seats))
-		for _, s := range seats {
-			out = append(out, bySeat[s])
-		}
-		return out
-	},
-	Init: func() []interface{} { return []interface{}{seatState{}} },
-	Step: func(state, input, output interface{}) []interface{} {
-		s, in, out := state.(seatState), input.(modelInput), output.(modelOutput)
-		want, next := expected(s, in)
-		if out.unknown {
-			if next == s {
-				return []interface{}{s}
-			}
-			return []interface{}{next, s}
-		}
-		if out.result != want {
-			return nil
-		}
-		return []interface{}{next}
-	},
-	DescribeOperation: func(input, output interface{}) string {
-		in, out := input.(modelInput), output.(modelOutput)
-		res := out.result
-		if out.unknown {
-			res = "?"
-		}
-		return fmt.Sprintf("%s %s -> %s", in.kind, in.holder, res)
-	},
-	DescribeState: func(state interface{}) string {
-		s := state.(seatState)
-		if !s.booked {
-			return "free"
-		}
-		if s.holder == "" {
-			return "booked (anonymous)"
-		}
-		return "booked by " + s.holder
-	},
-	DescribeOperationMetadata: func(info interface{}) string {
-		o := info.(*Op)
-		return fmt.Sprintf("seat %d, client %d, id %s, attempts %d, node %d", o.Seat, o.Client, o.ID, o.Attempts, o.Node)
-	},
+	}
+	return false
+}
+
+// tookEffect reports whether a write may have changed something: it
+// succeeded, or its outcome is unknown.
+func tookEffect(o *Op) bool {
+	return o.Unknown || o.Result == "SUCCESS" || strings.HasPrefix(o.Result, "HELD ")
+}
+
+// msAt converts ns since the run's start into wall time (Unix ms), rounded
+// down or up.
+func msAt(startMs, ns int64, up bool) int64 {
+	if up {
+		return startMs + (ns+1e6-1)/1e6
+	}
+	return startMs + ns/1e6
 }
 
 // narrow shortens unknown-outcome writes so the checker can decide: an
-// unknown RESERVE by a unique holder that somebody later observed (a STATUS
-// naming the holder, or the holder's CANCEL succeeding) did take effect with
-// SUCCESS and ended no later than that observation; every other unknown
-// write stays open until the end of the history. It returns how many were
-// narrowed.
+// unknown RESERVE by a holder that makes no other RESERVE, which somebody
+// later observed (a STATUS answering BOOKED <holder> on one of its seats,
+// or — for a holder that never held — the holder's CANCEL of one of them
+// succeeding), did take effect with SUCCESS and ended no later than that
+// observation; every other unknown write stays open until the end of the
+// history. It returns how many were narrowed.
 func narrow(ops []*Op, end int64) int {
+	reserves, holds := map[string]int{}, map[string]int{}
+	for _, o := range ops {
+		if o.Holder == "" {
+			continue
+		}
+		switch o.Kind {
+		case OpReserve:
+			reserves[o.Holder]++
+		case OpHold:
+			holds[o.Holder]++
+		}
+	}
 	narrowed := 0
 	for _, w := range ops {
 		if !w.Unknown {
 			continue
 		}
 		w.Return = end
-		if w.Kind != OpReserve || w.Holder == "" {
+		if w.Kind != OpReserve || w.Holder == "" || reserves[w.Holder] != 1 {
 			continue
 		}
 		first := int64(-1)
 		for _, o := range ops {
-			if o == w || o.Seat != w.Seat || o.Unknown || o.Return < w.Call {
+			if o == w || o.Unknown || o.Return < w.Call || o.EventName() != w.EventName() || !sharesSeat(o, w) {
 				continue
 			}
 			seen := (o.Kind == OpStatus && o.Result == "BOOKED "+w.Holder) ||
-				(o.Kind == OpCancel && o.Holder == w.Holder && o.Result == "SUCCESS")
+				(o.Kind == OpCancel && o.Holder == w.Holder && o.Result == "SUCCESS" && holds[w.Holder] == 0)
 			if seen && (first < 0 || o.Return < first) {
 				first = o.Return
 			}
@@ -150,66 +107,123 @@ func narrow(ops []*Op, end int64) int {
 	return narrowed
 }
 
-// checkLinearizable runs porcupine over the history, partitioned per seat.
-// On a violation (or if porcupine gives up, which also counts as a failure)
-// it writes the HTML visualization into dir.
-func checkLinearizable(ops []*Op, dir string, timeout time.Duration) (porcupine.CheckResult, string, error) {
-	history := make([]porcupine.Operation, 0, len(ops))
-	for _, o := range ops {
-		history = append(history, porcupine.Operation{
-			ClientId: o.Client,
-			Input:    modelInput{kind: o.Kind, holder: o.Holder},
-			Output:   modelOutput{result: o.Result, unknown: o.Unknown},
-			Call:     o.Call,
-			Return:   o.Return,
-			Metadata: o,
-		})
+func sharesSeat(a, b *Op) bool {
+	for _, s := range a.Seats {
+		if s == 0 {
+			continue
+		}
+		for _, t := range b.Seats {
+			if s == t {
+				return true
+			}
+		}
 	}
-	model := seatModel.ToModel()
+	return false
+}
+
+// LinearizabilityStats describes one porcupine check.
+type LinearizabilityStats struct {
+	Partitions   int
+	MaxPartition int // operations in the largest partition
+	Took         time.Duration
+}
+
+// checkLinearizable runs porcupine over the history, partitioned by event
+// and seat group; startMs is the run's origin in wall time (Unix ms). On a
+// violation (or if porcupine gives up, which also counts as a failure) it
+// writes the HTML visualization into dir.
+func checkLinearizable(ops []*Op, startMs int64, dir string, timeout time.Duration) (porcupine.CheckResult, string, LinearizabilityStats, error) {
+	history := modelOperations(ops, startMs)
+	var stats LinearizabilityStats
+	parts := groupModel.Partition(history)
+	stats.Partitions = len(parts)
+	for _, p := range parts {
+		stats.MaxPartition = max(stats.MaxPartition, len(p))
+	}
+	model := groupModel.ToModel()
+	begin := time.Now()
 	res, info := porcupine.CheckOperationsVerbose(model, history, timeout)
+	stats.Took = time.Since(begin)
 	if res == porcupine.Ok {
-		return res, "", nil
+		return res, "", stats, nil
 	}
 	path := filepath.Join(dir, "linearizability.html")
 	if err := porcupine.VisualizePath(model, info, path); err != nil {
-		return res, "", fmt.Errorf("write visualization: %w", err)
+		return res, "", stats, fmt.Errorf("write visualization: %w", err)
 	}
-	return res, path, nil
+	return res, path, stats, nil
 }
 
-// checkNoDoubleBooking verifies directly that no seat was granted to two
-// named holders at once: between two acknowledged RESERVEs of a seat by
-// different named holders, the first holder must have cancelled (or tried
-// to) before the second reservation returned.
-func checkNoDoubleBooking(ops []*Op) []string {
-	var problems []string
-	bySeat := map[int][]*Op{}
-	for _, o := range ops {
-		bySeat[o.Seat] = append(bySeat[o.Seat], o)
+// checkNoDoubleBooking verifies directly that no seat was ever taken by two
+// named holders at once. A seat is taken by an acknowledged RESERVE (a
+// booking) or HOLD (until its expiry); two takes by different holders may
+// not both be certain at the moment the later of them returned: one of them
+// must have been cancelled (or tried to be) by then, or be a hold that may
+// have run out or been renewed, or the event may have been deleted in
+// between.
+func checkNoDoubleBooking(ops []*Op, startMs int64) []string {
+	type take struct {
+		op  *Op
+		exp int64 // a hold's end; 0 for a booking
 	}
-	for seat, list := range bySeat {
-		var grants []*Op
-		for _, o := range list {
-			if o.Kind == OpReserve && o.Result == "SUCCESS" && !o.Unknown && o.Holder != "" {
-				grants = append(grants, o)
+	takes := map[seatKey][]take{}
+	releases := map[string][]*Op{} // by holder: CANCELs that may have freed seats, HOLDs that may have renewed them
+	deletes := map[string][]*Op{}  // by event: deletions that may have happened
+	for _, o := range ops {
+		switch {
+		case o.Kind == OpReserve && !o.Unknown && o.Result == "SUCCESS" && o.Holder != "":
+			for _, k := range seatKeys(o) {
+				takes[k] = append(takes[k], take{op: o})
 			}
-		}
-		sort.Slice(grants, func(i, j int) bool { return grants[i].Return < grants[j].Return })
-		for k := 1; k < len(grants); k++ {
-			a, b := grants[k-1], grants[k]
-			if a.Holder == b.Holder {
-				continue
-			}
-			released := false
-			for _, o := range list {
-				if o.Kind == OpCancel && o.Holder == a.Holder && (o.Unknown || o.Result == "SUCCESS") && o.Call <= b.Return {
-					released = true
-					break
+		case o.Kind == OpHold && !o.Unknown:
+			if exp, ok := heldExpiry(o.Result); ok {
+				for _, k := range seatKeys(o) {
+					takes[k] = append(takes[k], take{op: o, exp: exp})
 				}
 			}
-			if !released {
-				problems = append(problems, fmt.Sprintf("seat %d granted to %s (id %s) and then to %s (id %s) without %s cancelling",
-					seat, a.Holder, a.ID, b.Holder, b.ID, a.Holder))
+		}
+		switch {
+		case o.Kind == OpCancel && tookEffect(o), o.Kind == OpHold && tookEffect(o):
+			releases[o.Holder] = append(releases[o.Holder], o)
+		case o.Kind == OpEventDelete && tookEffect(o):
+			deletes[o.Event] = append(deletes[o.Event], o)
+		}
+	}
+	var problems []string
+	for key, list := range takes {
+		sort.Slice(list, func(i, j int) bool { return list[i].op.Return < list[j].op.Return })
+		certain := func(t take, at int64) bool {
+			if t.exp != 0 && t.exp <= msAt(startMs, at, true)+SlackMs {
+				return false
+			}
+			for _, c := range releases[t.op.Holder] {
+				// A renewal (another HOLD by the holder) sets a new end,
+				// maybe an earlier one; it is a take of its own.
+				if c != t.op && c.Call <= at && covers(c, key) {
+					return false
+				}
+			}
+			return true
+		}
+		for j, b := range list {
+			at := b.op.Return
+			if !certain(b, at) {
+				continue
+			}
+			for _, a := range list[:j] {
+				if a.op.Holder == b.op.Holder || !certain(a, at) {
+					continue
+				}
+				deleted := false
+				for _, d := range deletes[key.event] {
+					if d.Call <= at && (d.Unknown || d.Return >= min(a.op.Call, b.op.Call)) {
+						deleted = true
+					}
+				}
+				if !deleted {
+					problems = append(problems, fmt.Sprintf("%s taken by %s (%q -> %s) and by %s (%q -> %s) at once",
+						key, a.op.Holder, a.op.Line(), a.op.Result, b.op.Holder, b.op.Line(), b.op.Result))
+				}
 			}
 		}
 	}
@@ -219,30 +233,203 @@ func checkNoDoubleBooking(ops []*Op) []string {
 
 // expectedFinal returns, per seat, the holder that must still hold it at the
 // end: the last acknowledged named booking that its holder never tried to
-// cancel afterwards. Seats whose fate the history leaves open are omitted.
-func expectedFinal(ops []*Op) map[int]string {
-	lastGrant := map[int]*Op{}
+// cancel and whose event was not (possibly) deleted afterwards. Seats whose
+// fate the history leaves open are omitted.
+func expectedFinal(ops []*Op) map[seatKey]string {
+	lastGrant := map[seatKey]*Op{}
 	for _, o := range ops {
 		if o.Kind == OpReserve && o.Result == "SUCCESS" && !o.Unknown && o.Holder != "" {
-			if g := lastGrant[o.Seat]; g == nil || o.Return > g.Return {
-				lastGrant[o.Seat] = o
+			for _, k := range seatKeys(o) {
+				if g := lastGrant[k]; g == nil || o.Return > g.Return {
+					lastGrant[k] = o
+				}
 			}
 		}
 	}
-	want := map[int]string{}
-	for seat, g := range lastGrant {
-		cancelled := false
+	want := map[seatKey]string{}
+	for k, g := range lastGrant {
+		open := false
 		for _, o := range ops {
-			if o.Seat == seat && o.Kind == OpCancel && o.Holder == g.Holder && (o.Unknown || o.Result == "SUCCESS") {
-				cancelled = true
-				break
+			switch {
+			case o.Kind == OpCancel && o.Holder == g.Holder && tookEffect(o) && covers(o, k):
+				open = true
+			case o.Kind == OpEventDelete && o.Event == k.event && tookEffect(o) && (o.Unknown || o.Return >= g.Call):
+				open = true
 			}
 		}
-		if !cancelled {
-			want[seat] = g.Holder
+		if !open {
+			want[k] = g.Holder
 		}
 	}
 	return want
+}
+
+// change is one entry of a HISTORY answer.
+type change struct {
+	op     string
+	holder string
+	index  uint64
+	timeMs int64
+}
+
+// parseHistory parses "HISTORY <n> op,holder,index,time ...".
+func parseHistory(line string) ([]change, error) {
+	f := strings.Fields(line)
+	if len(f) < 2 || f[0] != "HISTORY" {
+		return nil, fmt.Errorf("not a HISTORY answer: %q", line)
+	}
+	n, err := strconv.Atoi(f[1])
+	if err != nil || n != len(f)-2 {
+		return nil, fmt.Errorf("HISTORY answer %q: count %q for %d changes", line, f[1], len(f)-2)
+	}
+	out := make([]change, 0, n)
+	for _, tok := range f[2:] {
+		p := strings.Split(tok, ",")
+		if len(p) != 4 {
+			return nil, fmt.Errorf("HISTORY change %q", tok)
+		}
+		idx, err1 := strconv.ParseUint(p[2], 10, 64)
+		ms, err2 := strconv.ParseInt(p[3], 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("HISTORY change %q", tok)
+		}
+		out = append(out, change{op: p[0], holder: p[1], index: idx, timeMs: ms})
+	}
+	return out, nil
+}
+
+// historyLen is how many changes of a seat the server keeps.
+const historyLen = 16
+
+// checkHistory verifies one seat's HISTORY answer against the operations
+// and the seat's final STATUS: the changes follow each other as the rules
+// allow, end in the final state, and each change by a named holder was made
+// by one of that holder's operations, at a log time within its life (a
+// HOLD's change at exactly the time its HELD answer implies; an expiry not
+// before the hold's end). byHolder indexes the operations by holder; endMs
+// is the end of the history in wall time.
+func checkHistory(k seatKey, answer, final string, byHolder map[string][]*Op, startMs, endMs int64) []string {
+	var problems []string
+	bad := func(format string, args ...any) {
+		problems = append(problems, k.String()+": "+fmt.Sprintf(format, args...))
+	}
+	if answer == "FAILED_NO_EVENT" || final == "FAILED_NO_EVENT" {
+		if answer != final {
+			bad("HISTORY answers %q but STATUS %q", answer, final)
+		}
+		return problems
+	}
+	changes, err := parseHistory(answer)
+	if err != nil {
+		bad("%v", err)
+		return problems
+	}
+	// The state the changes walk through: known unless the history may
+	// have been cut.
+	type st struct {
+		known  bool
+		phase  phase
+		holder string
+	}
+	cur := st{known: len(changes) < historyLen}
+	var holdEnd int64 // the end of the hold the last HOLD change made, 0 if unknown
+	for i, c := range changes {
+		// Several writes of one batch entry share its index and time.
+		if i > 0 && (c.index < changes[i-1].index || c.timeMs < changes[i-1].timeMs) {
+			bad("change %d (%s at index %d, time %d) does not follow change %d (index %d, time %d)",
+				i, c.op, c.index, c.timeMs, i-1, changes[i-1].index, changes[i-1].timeMs)
+		}
+		var need func(st) bool
+		next := st{known: true}
+		switch c.op {
+		case "RESERVE":
+			need = func(s st) bool { return s.phase == seatFree }
+			next.phase, next.holder = seatBooked, c.holder
+		case "CONFIRM":
+			need = func(s st) bool { return s.phase == seatHeld && s.holder == c.holder }
+			next.phase, next.holder = seatBooked, c.holder
+		case "HOLD":
+			need = func(s st) bool { return s.phase == seatFree || s.phase == seatHeld && s.holder == c.holder }
+			next.phase, next.holder = seatHeld, c.holder
+		case "CANCEL":
+			need = func(s st) bool { return s.phase == seatBooked && s.holder == c.holder }
+		case "RELEASE", "EXPIRE":
+			need = func(s st) bool { return s.phase == seatHeld && s.holder == c.holder }
+		default:
+			bad("unknown change %q", c.op)
+			return problems
+		}
+		if cur.known && !need(cur) {
+			bad("change %d, %s by %q, does not follow from the state before it (%s %q)", i, c.op, c.holder, cur.phase, cur.holder)
+		}
+		if c.op == "EXPIRE" && holdEnd != 0 && c.timeMs < holdEnd {
+			bad("hold of %s expired at log time %d, before its end %d", c.holder, c.timeMs, holdEnd)
+		}
+		if c.op != "EXPIRE" && c.holder != "" {
+			end, msg := matchChange(k, c, byHolder[c.holder], startMs, endMs)
+			if msg != "" {
+				bad("change %d, %s by %s at log time %d: %s", i, c.op, c.holder, c.timeMs, msg)
+			}
+			holdEnd = end
+		}
+		cur = next
+	}
+	if cur.known {
+		var want string
+		switch cur.phase {
+		case seatFree:
+			want = "FREE"
+		case seatBooked:
+			want = strings.TrimSpace("BOOKED " + cur.holder)
+		case seatHeld:
+			want = "HELD " + cur.holder
+		}
+		if final != want && !(cur.phase == seatHeld && strings.HasPrefix(final, want+" ")) {
+			bad("the history ends in %q, but STATUS answers %q", want, final)
+		}
+	}
+	return problems
+}
+
+// matchChange finds the operation that made change c: one of the holder's
+// operations of the right kind that may have taken effect on the seat, whose
+// life contains the change's log time (and for a HOLD whose answer is known,
+// whose expiry is that time plus its ttl). It returns the end of the hold a
+// HOLD change made when the operation is known, and why no operation fits.
+func matchChange(k seatKey, c change, ops []*Op, startMs, endMs int64) (int64, string) {
+	kind := map[string]OpKind{"RESERVE": OpReserve, "CONFIRM": OpReserve, "HOLD": OpHold, "CANCEL": OpCancel, "RELEASE": OpCancel}[c.op]
+	candidates, fits := 0, 0
+	var holdEnd int64 // the earliest end among the HOLDs that fit
+	for _, o := range ops {
+		if o.Kind != kind || !covers(o, k) || !tookEffect(o) {
+			continue
+		}
+		candidates++
+		lo, hi := msAt(startMs, o.Call, false)-SlackMs, endMs
+		if !o.Unknown {
+			hi = msAt(startMs, o.Return, true) + SlackMs
+		}
+		if c.timeMs < lo || c.timeMs > hi {
+			continue
+		}
+		if kind == OpHold {
+			end := c.timeMs + int64(o.TTL)*1000
+			if exp, ok := heldExpiry(o.Result); ok && exp != end {
+				continue
+			}
+			if fits == 0 || end < holdEnd {
+				holdEnd = end
+			}
+		}
+		fits++
+	}
+	switch {
+	case fits > 0:
+		return holdEnd, ""
+	case candidates == 0:
+		return 0, "no operation of that holder could have made it"
+	}
+	return 0, "no operation of that holder that could have made it was under way then"
 }
 
 // writeOps dumps the history as text, one operation per line.
@@ -255,5 +442,42 @@ func writeOps(path string, ops []*Op) error {
 		}
 		fmt.Fprintf(&b, "%12d %12d c%-3d n%-2d a%-2d %s -> %s\n", o.Call, o.Return, o.Client, o.Node, o.Attempts, o.Line(), res)
 	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("write history: %w", err)
+	}
+	return nil
+}
+
+// expiredInPlay counts the acknowledged holds that ran out while their
+// seats were still in play: neither confirmed, released nor renewed, with
+// an operation of somebody else on one of their seats that began after the
+// hold's end (so the model had to expire it).
+func expiredInPlay(ops []*Op, startMs int64) int {
+	byHolder := map[string][]*Op{}
+	bySeat := map[seatKey][]*Op{}
+	for _, o := range ops {
+		if o.Holder != "" {
+			byHolder[o.Holder] = append(byHolder[o.Holder], o)
+		}
+		for _, k := range seatKeys(o) {
+			bySeat[k] = append(bySeat[k], o)
+		}
+	}
+	n := 0
+	for _, h := range ops {
+		exp, ok := heldExpiry(h.Result)
+		if h.Kind != OpHold || h.Unknown || !ok || len(byHolder[h.Holder]) != 1 {
+			continue
+		}
+	seats:
+		for _, k := range seatKeys(h) {
+			for _, o := range bySeat[k] {
+				if o.Holder != h.Holder && msAt(startMs, o.Call, false) > exp+SlackMs {
+					n++
+					break seats
+				}
+			}
+		}
+	}
+	return n
 }

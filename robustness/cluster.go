@@ -107,6 +107,35 @@ func (c *Cluster) Running(i int) bool {
 	return c.procs[i] != nil
 }
 
+// Exited reports whether node i's process ended by itself: it was started
+// and neither killed nor stopped by the harness.
+func (c *Cluster) Exited(i int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.procs[i] == nil {
+		return false
+	}
+	select {
+	case <-c.exited[i]:
+		return true
+	default:
+		return false
+	}
+}
+
+// LogTail returns the last n lines of node i's log.
+func (c *Cluster) LogTail(i, n int) string {
+	data, err := os.ReadFile(filepath.Join(c.Dir, c.ID(i)+".log"))
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
 // Paused reports whether node i is stopped with SIGSTOP.
 func (c *Cluster) Paused(i int) bool {
 	c.mu.Lock()

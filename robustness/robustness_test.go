@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -28,21 +27,20 @@ func requireNetns(t *testing.T) {
 	}
 }
 
-// buildSeatd builds the seatd binary, with optional build tags, into dir.
-func buildSeatd(t *testing.T, dir string, tags string) string {
+// buildSeatd builds the seatd binary into dir: the real build (m nil) or a
+// mutant's.
+func buildSeatd(t *testing.T, dir string, m *Mutant) string {
 	t.Helper()
+	root, err := ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
 	bin := filepath.Join(dir, "seatd")
-	if tags != "" {
-		bin += "-" + tags
+	if m != nil {
+		bin += "-" + m.Name
 	}
-	args := []string{"build", "-o", bin}
-	if tags != "" {
-		args = append(args, "-tags", tags)
-	}
-	args = append(args, "github.com/seatd/seatd/cmd/seatd")
-	cmd := exec.Command("go", args...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build seatd (tags %q): %v\n%s", tags, err, out)
+	if err := BuildSeatd(root, dir, bin, m); err != nil {
+		t.Fatalf("build seatd: %v", err)
 	}
 	return bin
 }
@@ -51,21 +49,23 @@ func buildSeatd(t *testing.T, dir string, tags string) string {
 type schedule struct {
 	name   string
 	nodes  int
-	window int // seats in play at once: 5 = high contention
+	groups int // seat groups in play at once, per event: 1 = high contention
+	mix    Mix
 	faults []FaultKind
 	count  int
 	flags  []string // extra seatd flags
 }
 
 // ciSchedules run on every submission: both cluster sizes, both seat
-// spaces, every fault kind.
+// spaces, both operation mixes, every fault kind.
 var ciSchedules = []schedule{
-	{"3n-contention", 3, 5, []FaultKind{KillLeader, PauseLeader, IsolateLeader, PartitionBridge, KillMajority}, 5, nil},
-	{"3n-wide", 3, 1000, []FaultKind{PartitionRandom, KillRandom, PartitionMinority, KillLeader}, 4, nil},
-	{"5n-contention", 5, 5, []FaultKind{IsolateLeader, PartitionBridge, KillMajority, PauseLeader, PartitionMinority}, 5, nil},
-	{"5n-wide", 5, 1000, []FaultKind{KillLeader, PartitionRandom, KillRandom, PauseLeader}, 4, nil},
-	// The opt-in raft-wal log store under the faults that stress storage.
-	{"3n-wal", 3, 5, []FaultKind{KillLeader, KillMajority, IsolateLeader, KillRandom}, 4, []string{"--log-store", "wal"}},
+	{"3n-contention", 3, 1, MixPart3, []FaultKind{KillLeader, PauseLeader, IsolateLeader, PartitionBridge, KillMajority}, 5, nil},
+	{"3n-wide", 3, 250, MixPart3, []FaultKind{PartitionRandom, KillRandom, PartitionMinority, KillLeader}, 4, nil},
+	{"5n-contention", 5, 2, MixPart3, []FaultKind{IsolateLeader, PartitionBridge, KillMajority, PauseLeader, PartitionMinority}, 5, nil},
+	{"5n-wide", 5, 250, MixPart3, []FaultKind{KillLeader, PartitionRandom, KillRandom, PauseLeader}, 4, nil},
+	// The opt-in raft-wal log store under the faults that stress storage,
+	// with part 1's operations.
+	{"3n-wal-part1", 3, 2, MixPart1, []FaultKind{KillLeader, KillMajority, IsolateLeader, KillRandom}, 4, []string{"--log-store", "wal"}},
 }
 
 // nodeFlags shrink timings so faults resolve quickly, and make snapshots
@@ -77,8 +77,17 @@ var nodeFlags = []string{
 	"--log-level", "debug",
 }
 
+// opsPerPartition is about how many operations each partition (a group of
+// seats of one event) gets while its window is in play: enough for the
+// window to stay a few seconds, longer than most holds live.
+const opsPerPartition = 1500
+
 func runConfig(t *testing.T, bin, dir string, netID int, s schedule, seed int64) RunConfig {
 	clients := 4 * s.nodes
+	windowOps := opsPerPartition * s.groups * (1 + len(workloadEvents))
+	if s.mix == MixPart1 {
+		windowOps = 120 * s.groups * GroupSize
+	}
 	return RunConfig{
 		Binary:     bin,
 		Dir:        dir,
@@ -94,8 +103,11 @@ func runConfig(t *testing.T, bin, dir string, netID int, s schedule, seed int64)
 		Gap:        time.Second,
 		Workload: WorkloadConfig{
 			Clients:        clients,
-			Window:         s.window,
-			WindowOps:      s.window * 120,
+			Mix:            s.mix,
+			Groups:         s.groups,
+			WindowOps:      windowOps,
+			EventSeats:     200000,
+			Churn:          3 * time.Second,
 			Interval:       5 * time.Millisecond,
 			AttemptTimeout: 3 * time.Second,
 			OpTimeout:      12 * time.Second,
@@ -103,6 +115,7 @@ func runConfig(t *testing.T, bin, dir string, netID int, s schedule, seed int64)
 		MinRate:       100,
 		RecoveryBound: 15 * time.Second,
 		CheckTimeout:  2 * time.Minute,
+		KeepHistory:   *keepDir != "",
 		NodeFlags:     append(append([]string(nil), nodeFlags...), s.flags...),
 		Logf:          t.Logf,
 	}
@@ -133,7 +146,7 @@ func TestRobustness(t *testing.T) {
 		t.Skip("-soak given: TestSoak runs instead")
 	}
 	requireNetns(t)
-	bin := buildSeatd(t, t.TempDir(), "")
+	bin := buildSeatd(t, t.TempDir(), nil)
 	for i, s := range ciSchedules {
 		s := s
 		seed := int64(100 + i)
@@ -163,7 +176,7 @@ func TestSoak(t *testing.T) {
 		t.Skip("only with -soak")
 	}
 	requireNetns(t)
-	bin := buildSeatd(t, t.TempDir(), "")
+	bin := buildSeatd(t, t.TempDir(), nil)
 	deadline := time.Now().Add(*soak)
 	failed := 0
 	for k := 0; time.Now().Before(deadline); k++ {
@@ -173,6 +186,10 @@ func TestSoak(t *testing.T) {
 		}
 		s := ciSchedules[k%len(ciSchedules)]
 		s.faults, s.count = AllFaults, 8
+		if k/len(ciSchedules)%2 == 1 {
+			// Every other round swaps the mixes.
+			s.mix = 1 - s.mix
+		}
 		rep, err := Run(runConfig(t, bin, artifactDir(t, fmt.Sprintf("soak-%s-seed%d", s.name, seed)), 60+k%100, s, seed))
 		if err != nil {
 			t.Errorf("seed %d: run could not be carried out: %v", seed, err)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,8 +40,10 @@ type RunConfig struct {
 	// SkipResend leaves out the end-of-run re-send of every write (the
 	// mutant matrix uses it to see which faults alone expose a bug).
 	SkipResend bool
-	NodeFlags  []string
-	Logf       func(format string, args ...any)
+	// KeepHistory writes history.txt even when the run passes.
+	KeepHistory bool
+	NodeFlags   []string
+	Logf        func(format string, args ...any)
 }
 
 // Report is what a run found.
@@ -55,12 +58,37 @@ type Report struct {
 	Faults      []Fault
 	MaxRecovery time.Duration
 	Resent      int
-	Violations  []string
-	Artifacts   string // directory with logs and visualization, on failure
+	// Holds counts acknowledged HOLDs, Multi writes of several seats,
+	// EventOps creations and deletions of events.
+	Holds, Multi, EventOps int
+	// Histories counts the seat histories checked at the end, Expired
+	// the expiries they show.
+	Histories, Expired int
+	// ExpiredInPlay counts the holds that ran out, untouched by their
+	// holder, with later operations on their seats.
+	ExpiredInPlay int
+	// Check describes the linearizability check.
+	Check      LinearizabilityStats
+	Violations []string
+	Artifacts  string // directory with logs and visualization, on failure
 }
 
 // Failed reports whether the run found a violation or did not count.
 func (r *Report) Failed() bool { return len(r.Violations) > 0 }
+
+// notCounted prefixes the violations that say a run does not count.
+const notCounted = "run does not count"
+
+// Caught reports whether the run found a violation of a guarantee (not
+// merely that the run did not count).
+func (r *Report) Caught() bool {
+	for _, v := range r.Violations {
+		if !strings.HasPrefix(v, notCounted) {
+			return true
+		}
+	}
+	return false
+}
 
 // Summary is one line for logs and the soak script.
 func (r *Report) Summary() string {
@@ -79,8 +107,10 @@ func (r *Report) Summary() string {
 	if r.Failed() {
 		status = fmt.Sprintf("FAIL(%d violations, see %s)", len(r.Violations), r.Artifacts)
 	}
-	return fmt.Sprintf("%s seed=%d nodes=%d duration=%s ops=%d unknown=%d narrowed=%d resent=%d warmup_rate=%.0f/s max_recovery=%s faults=[%s]",
-		status, r.Seed, r.Nodes, r.Duration.Round(time.Second), r.Ops, r.Unknown, r.Narrowed, r.Resent, r.WarmupRate,
+	return fmt.Sprintf("%s seed=%d nodes=%d duration=%s ops=%d unknown=%d narrowed=%d holds=%d expired_in_play=%d multi=%d event_ops=%d resent=%d histories=%d expired=%d "+
+		"partitions=%d max_partition=%d check=%s warmup_rate=%.0f/s max_recovery=%s faults=[%s]",
+		status, r.Seed, r.Nodes, r.Duration.Round(time.Second), r.Ops, r.Unknown, r.Narrowed, r.Holds, r.ExpiredInPlay, r.Multi, r.EventOps, r.Resent,
+		r.Histories, r.Expired, r.Check.Partitions, r.Check.MaxPartition, r.Check.Took.Round(time.Millisecond), r.WarmupRate,
 		r.MaxRecovery.Round(time.Millisecond), strings.Join(ks, " "))
 }
 
@@ -97,8 +127,20 @@ func Run(cfg RunConfig) (*Report, error) {
 		logf("VIOLATION: %s", msg)
 		rep.Violations = append(rep.Violations, msg)
 	}
+	// violateAll reports a list of problems of one kind, the first few in
+	// full.
+	violateAll := func(prefix string, problems []string) {
+		const shown = 20
+		for i, p := range problems {
+			if i == shown {
+				violate("%s: %d more (history.txt has the operations)", prefix, len(problems)-shown)
+				break
+			}
+			violate("%s: %s", prefix, p)
+		}
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("create run directory: %w", err)
 	}
 	nw, err := NewNetwork(cfg.NetID, cfg.Nodes)
 	if err != nil {
@@ -116,12 +158,17 @@ func Run(cfg RunConfig) (*Report, error) {
 	}
 
 	start := time.Now()
+	startMs := start.UnixMilli()
 	w := NewWorkload(cfg.Workload, c, start, cfg.Seed)
+	if err := w.Setup(); err != nil {
+		violate("%s: %v", notCounted, err)
+	}
+	warmFrom := time.Since(start)
 	w.Start()
 	time.Sleep(cfg.Warmup)
-	rep.WarmupRate = float64(w.Completed(cfg.Warmup)) / cfg.Warmup.Seconds()
+	rep.WarmupRate = float64(w.Completed(warmFrom, warmFrom+cfg.Warmup)) / cfg.Warmup.Seconds()
 	if rep.WarmupRate < cfg.MinRate {
-		violate("run does not count: warm-up reached %.0f ops/s, below the minimum %.0f", rep.WarmupRate, cfg.MinRate)
+		violate("%s: warm-up reached %.0f ops/s, below the minimum %.0f", notCounted, rep.WarmupRate, cfg.MinRate)
 	}
 
 	plan := Plan(cfg.Seed, cfg.Faults, cfg.FaultCount, cfg.MinHold, cfg.MaxHold)
@@ -130,7 +177,7 @@ func Run(cfg RunConfig) (*Report, error) {
 		f := &plan[i]
 		heal, err := nem.inject(f)
 		if err != nil {
-			violate("run does not count: fault %d (%s) not injected: %v", i, f.Kind, err)
+			violate("%s: fault %d (%s) not injected: %v", notCounted, i, f.Kind, err)
 			continue
 		}
 		f.Injected, f.At = true, time.Since(start)
@@ -151,31 +198,103 @@ func Run(cfg RunConfig) (*Report, error) {
 		time.Sleep(cfg.Gap)
 	}
 	w.Stop()
+	for i := 0; i < c.N; i++ {
+		if c.Exited(i) {
+			violate("node %s exited by itself; the end of %s.log:\n%s", c.ID(i), c.ID(i), c.LogTail(i, 12))
+		}
+	}
 	rep.Faults = plan
 	rep.Duration = time.Since(start)
 	ops := w.History()
+	for _, o := range ops {
+		switch {
+		case o.Kind == OpHold && !o.Unknown && strings.HasPrefix(o.Result, "HELD "):
+			rep.Holds++
+		case o.Kind == OpEventCreate || o.Kind == OpEventDelete:
+			rep.EventOps++
+		}
+		if o.Kind.IsWrite() && o.Multi() {
+			rep.Multi++
+		}
+	}
+	rep.ExpiredInPlay = expiredInPlay(ops, startMs)
 
-	// Every node must end with the same applied state.
-	if err := waitConverged(c, 30*time.Second); err != nil {
-		violate("replicas did not converge: %v", err)
+	// Every hold of the run must have ended, and the leader's ticker had
+	// time to free it, before the final reads.
+	if wait := time.Until(time.UnixMilli(holdsEnd(ops, startMs) + holdGrace.Milliseconds())); wait > 0 {
+		logf("waiting %s for the run's holds to end", wait.Round(time.Millisecond))
+		time.Sleep(wait)
 	}
 
-	// Final reads of every touched seat, recorded in the history.
-	seats := touchedSeats(ops)
-	final, err := finalReads(c, seats, start, cfg.Workload.Clients)
+	// Every node must end with the same applied state (expiries included).
+	phase := time.Now()
+	phaseDone := func(what string) {
+		logf("%s took %s", what, time.Since(phase).Round(time.Millisecond))
+		phase = time.Now()
+	}
+	converged := true
+	if err := waitConverged(c, convergeTimeout); err != nil {
+		violate("replicas did not converge: %v", err)
+		converged = false
+	}
+	phaseDone("convergence")
+
+	// Final reads of every touched seat through every node, recorded in
+	// the history.
+	keys := touchedSeats(ops)
+	final, err := finalReads(c, keys, start, cfg.Workload.Clients+1)
 	if err != nil {
 		violate("final reads failed: %v", err)
 	}
 	ops = append(ops, final...)
-	finalBySeat := map[int]string{}
+	finalBySeat := map[int]map[seatKey]string{} // by node
 	for _, o := range final {
-		finalBySeat[o.Seat] = o.Result
-	}
-	for seat, holder := range expectedFinal(ops) {
-		if got := finalBySeat[seat]; got != "BOOKED "+holder {
-			violate("acknowledged booking lost: seat %d should be BOOKED %s, reads %q", seat, holder, got)
+		k := seatKeys(o)[0]
+		if finalBySeat[o.Node] == nil {
+			finalBySeat[o.Node] = map[seatKey]string{}
+		}
+		finalBySeat[o.Node][k] = o.Result
+		if exp, ok := heldStatusExpiry(o.Result); ok && exp+holdGrace.Milliseconds() <= msAt(startMs, o.Call, false) {
+			violate("hold did not expire: %s through %s reads %q, %s after its end", k, c.ID(o.Node), o.Result,
+				time.Duration(msAt(startMs, o.Call, false)-exp)*time.Millisecond)
 		}
 	}
+	want := expectedFinal(ops)
+	var lost []string
+	for _, o := range final {
+		k := seatKeys(o)[0]
+		if holder, ok := want[k]; ok && o.Result != "BOOKED "+holder {
+			lost = append(lost, fmt.Sprintf("%s should be BOOKED %s, reads %q through %s", k, holder, o.Result, c.ID(o.Node)))
+		}
+	}
+	violateAll("acknowledged booking lost", lost)
+	phaseDone("final reads")
+
+	// Every seat's history must agree with the operations and its final
+	// state.
+	histories, err := readHistories(c, keys)
+	if err != nil {
+		violate("history reads failed: %v", err)
+	}
+	rep.Histories = len(histories)
+	for _, h := range histories {
+		rep.Expired += strings.Count(h, " EXPIRE,")
+	}
+	endMs := time.Now().UnixMilli()
+	byHolder := map[string][]*Op{}
+	for _, o := range ops {
+		if o.Holder != "" {
+			byHolder[o.Holder] = append(byHolder[o.Holder], o)
+		}
+	}
+	var histProblems []string
+	for i, k := range keys {
+		if i < len(histories) {
+			histProblems = append(histProblems, checkHistory(k, histories[i], finalBySeat[0][k], byHolder, startMs, endMs)...)
+		}
+	}
+	violateAll("seat history wrong", histProblems)
+	phaseDone("history reads and checks")
 
 	// Exactly-once: every acknowledged write sent again answers as before
 	// and changes nothing.
@@ -185,26 +304,28 @@ func Run(cfg RunConfig) (*Report, error) {
 		if err != nil {
 			violate("re-sending writes failed: %v", err)
 		}
-		for _, d := range diffs {
-			violate("id applied twice: %s", d)
-		}
-		after, err := finalReads(c, seats, start, cfg.Workload.Clients)
+		violateAll("id applied twice", diffs)
+		after, err := finalReads(c, keys, start, cfg.Workload.Clients+1)
 		if err != nil {
 			violate("reads after re-sending failed: %v", err)
 		}
+		var changed []string
 		for _, o := range after {
-			if want := finalBySeat[o.Seat]; o.Result != want {
-				violate("re-sent writes changed seat %d: %q before, %q after", o.Seat, want, o.Result)
+			k := seatKeys(o)[0]
+			if before := finalBySeat[o.Node][k]; o.Result != before {
+				changed = append(changed, fmt.Sprintf("%s: %q before, %q after, through %s", k, before, o.Result, c.ID(o.Node)))
 			}
 		}
-		if err := waitConverged(c, 30*time.Second); err != nil {
-			violate("replicas did not converge after re-sending: %v", err)
+		violateAll("re-sent writes changed", changed)
+		if converged {
+			if err := waitConverged(c, convergeTimeout); err != nil {
+				violate("replicas did not converge after re-sending: %v", err)
+			}
 		}
+		phaseDone("re-sending")
 	}
 
-	for _, p := range checkNoDoubleBooking(ops) {
-		violate("double booking: %s", p)
-	}
+	violateAll("double booking", checkNoDoubleBooking(ops, startMs))
 	end := time.Since(start).Nanoseconds() + 1
 	for _, o := range ops {
 		if o.Unknown {
@@ -213,7 +334,8 @@ func Run(cfg RunConfig) (*Report, error) {
 	}
 	rep.Narrowed = narrow(ops, end)
 	rep.Ops = len(ops)
-	res, vis, err := checkLinearizable(ops, cfg.Dir, cfg.CheckTimeout)
+	res, vis, stats, err := checkLinearizable(ops, startMs, cfg.Dir, cfg.CheckTimeout)
+	rep.Check = stats
 	switch {
 	case err != nil:
 		violate("linearizability check: %v", err)
@@ -223,12 +345,58 @@ func Run(cfg RunConfig) (*Report, error) {
 		violate("linearizability checker gave up after %s; visualization: %s", cfg.CheckTimeout, vis)
 	}
 
+	phaseDone("double-booking and linearizability checks")
 	c.StopAll()
+	phaseDone("stopping the nodes")
+	if rep.Failed() || cfg.KeepHistory {
+		if err := writeOps(filepath.Join(cfg.Dir, "history.txt"), ops); err != nil {
+			logf("%v", err)
+		}
+	}
 	if rep.Failed() {
-		writeOps(filepath.Join(cfg.Dir, "history.txt"), ops)
-		os.WriteFile(filepath.Join(cfg.Dir, "violations.txt"), []byte(strings.Join(rep.Violations, "\n")+"\n"), 0o644)
+		if err := os.WriteFile(filepath.Join(cfg.Dir, "violations.txt"), []byte(strings.Join(rep.Violations, "\n")+"\n"), 0o644); err != nil {
+			logf("write violations: %v", err)
+		}
 	}
 	return rep, nil
+}
+
+// convergeTimeout bounds the wait for every node to reach the same state
+// once the traffic has stopped (normally a few hundred milliseconds, even
+// for a node restarted just before).
+const convergeTimeout = 15 * time.Second
+
+// holdGrace is how long after a hold's end the cluster has to free it: the
+// leader's ticker writes an entry when a hold falls due.
+const holdGrace = 2 * time.Second
+
+// holdsEnd returns the latest time (Unix ms) at which a hold of the run can
+// end: the expiry its answer named, or for a HOLD whose outcome is unknown
+// the latest its entry could carry plus its ttl.
+func holdsEnd(ops []*Op, startMs int64) int64 {
+	var end int64
+	for _, o := range ops {
+		if o.Kind != OpHold {
+			continue
+		}
+		if exp, ok := heldExpiry(o.Result); ok {
+			end = max(end, exp)
+		} else if o.Unknown {
+			end = max(end, msAt(startMs, o.Return, true)+SlackMs+int64(o.TTL)*1000)
+		}
+	}
+	return end
+}
+
+// heldStatusExpiry returns the expiry a STATUS answer "HELD <holder> <ms>"
+// names.
+func heldStatusExpiry(result string) (int64, bool) {
+	f := strings.Fields(result)
+	if len(f) != 3 || f[0] != "HELD" {
+		return 0, false
+	}
+	ms, err := strconv.ParseInt(f[2], 10, 64)
+	return ms, err == nil
 }
 
 // waitWrite measures how long until the cluster answers a write, trying
@@ -252,7 +420,7 @@ func waitWrite(c *Cluster, seat, k int, bound time.Duration) (time.Duration, err
 		last = err
 		time.Sleep(20 * time.Millisecond)
 	}
-	return time.Since(begin), fmt.Errorf("last attempt: %v", last)
+	return time.Since(begin), fmt.Errorf("last attempt: %w", last)
 }
 
 // waitConverged waits until every node reports the same applied index and
@@ -288,24 +456,32 @@ func waitConverged(c *Cluster, timeout time.Duration) error {
 	return fmt.Errorf("after %s: %s", timeout, last)
 }
 
-func touchedSeats(ops []*Op) []int {
-	set := map[int]bool{}
+// touchedSeats returns every seat the history names, by event and seat.
+func touchedSeats(ops []*Op) []seatKey {
+	set := map[seatKey]bool{}
 	for _, o := range ops {
-		set[o.Seat] = true
+		for _, k := range seatKeys(o) {
+			set[k] = true
+		}
 	}
-	var seats []int
-	for s := range set {
-		seats = append(seats, s)
+	keys := make([]seatKey, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
 	}
-	sort.Ints(seats)
-	return seats
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].event != keys[j].event {
+			return keys[i].event < keys[j].event
+		}
+		return keys[i].seat < keys[j].seat
+	})
+	return keys
 }
 
 // pipeline sends lines on one connection to node and returns the answers.
 func pipeline(c *Cluster, node int, lines []string, timeout time.Duration) ([]string, error) {
 	conn, err := net.DialTimeout("tcp", c.ClientAddr(node), 2*time.Second)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("dial %s: %w", c.ID(node), err)
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(timeout))
@@ -322,38 +498,66 @@ func pipeline(c *Cluster, node int, lines []string, timeout time.Duration) ([]st
 	for range lines {
 		s, err := br.ReadString('\n')
 		if err != nil {
-			return answers, fmt.Errorf("after %d answers: %w", len(answers), err)
+			return answers, fmt.Errorf("%s, after %d answers: %w", c.ID(node), len(answers), err)
 		}
 		answers = append(answers, strings.TrimSuffix(s, "\n"))
 	}
 	return answers, <-errc
 }
 
+// seatLine returns the request line verb names for one seat.
+func seatLine(verb string, k seatKey) string {
+	if k.event == DefaultEvent {
+		return fmt.Sprintf("%s %d", verb, k.seat)
+	}
+	return fmt.Sprintf("%s %d event=%s", verb, k.seat, k.event)
+}
+
 // finalReads reads every seat through every node in turn (a linearizable
-// read through each) and records the reads as operations.
-func finalReads(c *Cluster, seats []int, start time.Time, client int) ([]*Op, error) {
+// read through each) and records the reads as operations of clients
+// client, client+1, ...
+func finalReads(c *Cluster, keys []seatKey, start time.Time, client int) ([]*Op, error) {
 	var out []*Op
+	lines := make([]string, len(keys))
+	for i, k := range keys {
+		lines[i] = seatLine("STATUS", k)
+	}
 	for node := 0; node < c.N; node++ {
-		lines := make([]string, len(seats))
-		for i, s := range seats {
-			lines[i] = fmt.Sprintf("STATUS %d", s)
-		}
 		call := int64(time.Since(start))
 		answers, err := pipeline(c, node, lines, time.Minute)
 		ret := int64(time.Since(start))
 		if err != nil {
-			return out, fmt.Errorf("node %s: %w", c.ID(node), err)
+			return out, err
 		}
 		for i, a := range answers {
 			if strings.HasPrefix(a, "ERROR") {
-				return out, fmt.Errorf("node %s: STATUS %d = %q", c.ID(node), seats[i], a)
+				return out, fmt.Errorf("node %s: %s = %q", c.ID(node), lines[i], a)
 			}
-			out = append(out, &Op{Client: client + node, Kind: OpStatus, Seat: seats[i], Call: call, Return: ret, Result: a, Node: node})
+			k := keys[i]
+			event := k.event
+			if event == DefaultEvent {
+				event = ""
+			}
+			out = append(out, &Op{Client: client + node, Kind: OpStatus, Event: event, Seats: []int{k.seat},
+				Call: call, Return: ret, Result: a, Node: node})
 		}
 	}
-	// Keep one read per seat (from the last node) for the final-state map
-	// callers build, but return all for the history.
 	return out, nil
+}
+
+// readHistories reads the HISTORY of every seat (through the first node).
+func readHistories(c *Cluster, keys []seatKey) ([]string, error) {
+	lines := make([]string, len(keys))
+	for i, k := range keys {
+		lines[i] = seatLine("HISTORY", k)
+	}
+	answers, err := pipeline(c, 0, lines, time.Minute)
+	for i, a := range answers {
+		if strings.HasPrefix(a, "ERROR") {
+			return answers[:i], fmt.Errorf("%s = %q", lines[i], a)
+		}
+	}
+	return answers, err
 }
 
 // resendWrites sends every write that got a definite answer again, with its
@@ -361,7 +565,7 @@ func finalReads(c *Cluster, seats []int, start time.Time, client int) ([]*Op, er
 func resendWrites(c *Cluster, ops []*Op) (int, []string, error) {
 	var writes []*Op
 	for _, o := range ops {
-		if o.Kind != OpStatus && !o.Unknown && o.ID != "" {
+		if o.Kind.IsWrite() && !o.Unknown && o.ID != "" {
 			writes = append(writes, o)
 		}
 	}
