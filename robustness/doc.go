@@ -48,8 +48,8 @@
 // The deliberately broken builds the suite must catch are listed once, in
 // Mutants (mutants.go): each replaces hook files of the production code
 // (fsm/hook_*.go, node/hook_*.go) with files of testdata/mutants/<name>/
-// through go build -overlay. TestMutantsCompile checks that they still
-// compile.
+// through go build -overlay. TestMutantsCompile and cmd/mutants (for CI:
+// go run ./robustness/cmd/mutants) check that they still compile.
 //
 // It needs root (network namespaces, nftables); see docs/testing.md.
 package robustness
