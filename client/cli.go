@@ -42,8 +42,9 @@ var ErrUsage = errors.New("usage")
 
 // CommandLine turns the words of a command into one request line. The words
 // are joined by spaces, as the seed's client did; in addition, the options
-// --event NAME and --ttl DURATION (also -event, -ttl, and with '=') may
-// appear anywhere among them and become event= and ttl= of the request,
+// --event NAME and --ttl DURATION (also with '=', and before the verb also
+// -event and -ttl) may appear among them and become event= and ttl= of the
+// request (after the verb a single-dash word such as -ttl is a holder),
 // as may event and ttl given by the caller (the seat command's own flags, or
 // the prompt's "use"). DURATION is whole seconds (120) or a Go duration
 // (2m). A request that names its own event= keeps it.
@@ -55,7 +56,8 @@ func CommandLine(words []string, event string, ttl time.Duration) (string, error
 	for i := 0; i < len(words); i++ {
 		w := words[i]
 		name, value, hasValue := strings.Cut(strings.TrimLeft(w, "-"), "=")
-		if !strings.HasPrefix(w, "-") || (name != "event" && name != "ttl") {
+		flag := strings.HasPrefix(w, "--") || (len(rest) == 0 && strings.HasPrefix(w, "-"))
+		if !flag || (name != "event" && name != "ttl") {
 			rest = append(rest, w)
 			continue
 		}

@@ -151,8 +151,9 @@ func NewID() string {
 // Do sends one raw request line (without or with its trailing newline) and
 // returns the response line without its newline.
 //
-// A RESERVE or CANCEL without id= gets a generated one, and is sent in the
-// canonical form protocol.AppendLine produces. Any other line goes out as
+// A write (RESERVE, CANCEL, HOLD, EVENT CREATE, EVENT DELETE) without id=
+// gets a generated one, and is sent in the canonical form
+// protocol.AppendLine produces. Any other line goes out as
 // given, even one that does not parse, so that the caller sees the node's own
 // INVALID_COMMAND. A blank line, or one holding a newline, is not sent:
 // the error wraps ErrBadLine. See the package documentation for retries.

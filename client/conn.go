@@ -129,7 +129,7 @@ func (cn *conn) fail(cause error) {
 func (cn *conn) readLoop() {
 	defer cn.c.wg.Done()
 	tail := &lastByteReader{r: cn.nc}
-	lr := protocol.NewLineReader(tail)
+	lr := protocol.NewAnswerReader(tail)
 	for {
 		line, err := lr.ReadLine()
 		if err == nil && lr.Buffered() == 0 && tail.last != '\n' {

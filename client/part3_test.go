@@ -104,7 +104,8 @@ func TestCommandLine(t *testing.T) {
 		{words: []string{"event", "list"}, event: "gala", want: "event list"},
 		{words: []string{"STATUS", "--event=gala"}, want: "STATUS event=gala"},
 		{words: []string{"-event", "x", "status", "3"}, want: "status 3 event=x"},
-		{words: []string{"hold", "1", "a", "-ttl=2m"}, want: "hold 1 a ttl=120"},
+		{words: []string{"hold", "1", "a", "--ttl=2m"}, want: "hold 1 a ttl=120"},
+		{words: []string{"reserve", "3", "-ttl"}, want: "reserve 3 -ttl"}, // a holder named -ttl
 		{words: []string{"hold", "1", "a"}, ttl: time.Hour, want: "hold 1 a ttl=3600"},
 		{words: []string{"reserve", "1", "event=own"}, event: "gala", want: "reserve 1 event=own"},
 		{words: []string{"hold", "1", "a", "ttl=9"}, ttl: time.Minute, want: "hold 1 a ttl=9"},
@@ -255,5 +256,20 @@ func TestRunTerminal(t *testing.T) {
 		if !strings.HasPrefix(lines[i], want[i]) {
 			t.Errorf("line %d = %q, want %q", i, lines[i], want[i])
 		}
+	}
+}
+
+// An answer longer than a request may be (EVENT LIST of many events) is an
+// answer, not a broken connection.
+func TestLongAnswer(t *testing.T) {
+	long := "EVENTS default " + strings.Repeat("an-event ", 20_000)
+	s := recorder(t, strings.TrimSpace(long))
+	c := newTestClient(t, Config{Addrs: []string{s.addr}})
+	got, err := c.Events(testCtx(t))
+	if err != nil || got != strings.TrimSpace(long) {
+		t.Fatalf("Events = %.40q (%d bytes), %v", got, len(got), err)
+	}
+	if got, err := c.Leader(testCtx(t)); err != nil || !strings.HasPrefix(got, "EVENTS") {
+		t.Fatalf("the next answer on the connection = %.20q, %v", got, err)
 	}
 }

@@ -49,20 +49,22 @@ func ServeFormats(ln net.Listener, oldest, newest int, logger hclog.Logger) {
 // ProbeFormats asks the node at addr (its --raft address) for the newest
 // log format it can apply. A node that closes the connection without an
 // answer is a build from before the service: it applies format 1 only. Any
-// other failure wraps ErrNoAnswer.
+// other failure wraps ErrNoAnswer. The whole probe, dial and answer, takes
+// at most timeout.
 func ProbeFormats(d *transport.Dialer, addr string, timeout time.Duration) (int, error) {
+	deadline := time.Now().Add(timeout)
 	conn, err := d.Dial(transport.HeaderFormats, addr, timeout)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrNoAnswer, err)
+		return 0, fmt.Errorf("%w: %w", ErrNoAnswer, err)
 	}
 	defer conn.Close()
-	conn.SetReadDeadline(time.Now().Add(timeout))
+	conn.SetReadDeadline(deadline)
 	line, err := bufio.NewReader(io.LimitReader(conn, 256)).ReadString('\n')
 	if err == io.EOF && line == "" {
 		return 1, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("%w: %s: %v", ErrNoAnswer, addr, err)
+		return 0, fmt.Errorf("%w: %s: %w", ErrNoAnswer, addr, err)
 	}
 	f := strings.Fields(line)
 	if len(f) != 3 || f[0] != "FORMATS" {

@@ -296,7 +296,7 @@ func (c *fwdConn) run() {
 }
 
 func (c *fwdConn) readLoop(conn net.Conn) {
-	lr := protocol.NewLineReader(conn)
+	lr := protocol.NewAnswerReader(conn) // answers may be longer than a request (EVENT LIST)
 	for {
 		line, err := lr.ReadLine()
 		if err != nil {

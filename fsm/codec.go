@@ -9,7 +9,7 @@ import (
 
 // Format versions. Every log entry starts with the format version it needs:
 // a node applies entries of every version up to MaxFormat and halts on a
-// newer one. The cluster's format (State.Format, replicated) starts at 1 and
+// newer one. The cluster's format (FSM.Format, replicated) starts at 1 and
 // is raised by a TypeFormat entry, which the leader writes only once every
 // voter reports that it supports the new version (docs/design.md, "Formats
 // and upgrades"); before that the leader writes nothing a voter of the older
@@ -69,6 +69,11 @@ const (
 	MaxSeatsPerWrite = 100
 	// MaxTTL is the longest hold, in seconds.
 	MaxTTL = 3600
+	// MaxEvents is the most events a cluster holds at once (the default
+	// event included): it bounds the memory of events, the time Snapshot
+	// takes under the lock (O(events)) and the length of EVENT LIST's
+	// answer.
+	MaxEvents = 100_000
 	// maxToken is the longest holder, id or event name (the protocol
 	// allows 64).
 	maxToken = 64
@@ -164,7 +169,7 @@ func AppendFormat(dst []byte, timeMs int64, v uint8) []byte {
 }
 
 // AppendBatch appends the encoding of a Batch entry of the given format
-// version to dst. Every write must be encodable in that version (CanEncode).
+// version to dst. Every write must pass Check in that version.
 func AppendBatch(dst []byte, format uint8, timeMs int64, writes []Write) []byte {
 	dst = AppendBatchHeader(dst, format, timeMs, len(writes))
 	for i := range writes {
@@ -183,22 +188,108 @@ func AppendBatchHeader(dst []byte, format uint8, timeMs int64, count int) []byte
 	return binary.AppendUvarint(dst, uint64(count))
 }
 
-// CanEncode reports whether w can be written in a batch of the given format:
-// format 1 knows only RESERVE and CANCEL of one seat of the default event,
-// without a ttl.
-func CanEncode(format uint8, w *Write) bool {
-	switch format {
-	case FormatV1:
-		return (w.Op == OpReserve || w.Op == OpCancel) && w.Seats == nil && w.Event == ""
-	case FormatV2:
-		return true
+// Errors of Check: why a write cannot go into a batch.
+var (
+	// ErrNeedsFormat: the write is of a kind the format does not have
+	// (a part-3 write while the cluster still runs format 1).
+	ErrNeedsFormat = errors.New("fsm: the write needs a newer log format")
+	// ErrInvalidWrite: the write breaks a rule Decode enforces (a hold
+	// without a holder, a ttl out of range, seats not ascending, ...);
+	// written into the log, it would halt every node.
+	ErrInvalidWrite = errors.New("fsm: invalid write")
+)
+
+// Check reports whether w can be written in a batch of the given format:
+// nil, an error wrapping ErrNeedsFormat, or one wrapping ErrInvalidWrite.
+// It applies exactly the rules Decode applies to a decoded write, so that a
+// leader never writes what its voters would refuse.
+func Check(format uint8, w *Write) error {
+	if format < FormatV1 || format > MaxFormat {
+		return fmt.Errorf("%w: format %d", ErrNeedsFormat, format)
 	}
-	return false
+	if err := checkWrite(format, w); err != nil {
+		if errors.Is(err, ErrEntryType) {
+			return fmt.Errorf("%w: %v", ErrNeedsFormat, err)
+		}
+		return fmt.Errorf("%w: %v", ErrInvalidWrite, err)
+	}
+	return nil
+}
+
+// CanEncode reports whether the format has the kind of write w is (Check
+// does not fail with ErrNeedsFormat): AppendWrite panics exactly when it
+// does not.
+func CanEncode(format uint8, w *Write) bool { return !errors.Is(Check(format, w), ErrNeedsFormat) }
+
+// checkWrite is the rule book of a write of the given version, shared by
+// Check and Decode. Its errors wrap ErrEntryType (a kind the version does
+// not have) or ErrCorruptData (anything else).
+func checkWrite(version uint8, w *Write) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrCorruptData}, args...)...)
+	}
+	switch {
+	case w.Op == OpReserve || w.Op == OpCancel:
+	case version >= FormatV2 && (w.Op == OpHold || w.Op == OpEventCreate || w.Op == OpEventDelete):
+	default:
+		return fmt.Errorf("%w: op %d in version %d", ErrEntryType, w.Op, version)
+	}
+	if len(w.Holder) > maxToken || len(w.ID) > maxToken {
+		return bad("a holder or id over %d bytes", maxToken)
+	}
+	if version == FormatV1 {
+		if w.Event != "" || w.Seats != nil || w.TTL != 0 || w.Count != 0 {
+			return fmt.Errorf("%w: events, seat lists and holds in version 1", ErrEntryType)
+		}
+		return nil
+	}
+	switch w.Op {
+	case OpEventCreate, OpEventDelete:
+		if !validEventName(w.Event) {
+			return bad("event name %q", w.Event)
+		}
+		if w.Seats != nil || w.Seat != 0 || w.Holder != "" || w.TTL != 0 {
+			return bad("seats, a holder or a ttl on an event write")
+		}
+		if w.Op == OpEventCreate && (w.Count == 0 || w.Count > MaxSeats) {
+			return bad("event of %d seats", w.Count)
+		}
+		if w.Op == OpEventDelete && w.Count != 0 {
+			return bad("a count on EVENT DELETE")
+		}
+		return nil
+	}
+	if w.Event != "" && !validEventName(w.Event) {
+		return bad("event name %q", w.Event)
+	}
+	if w.Count != 0 {
+		return bad("a count on a seat write")
+	}
+	if w.Seats != nil {
+		// (A list of one seat is encoded, and decoded, as one seat.)
+		if len(w.Seats) < 1 || len(w.Seats) > MaxSeatsPerWrite {
+			return bad("a write of %d seats", len(w.Seats))
+		}
+		for i := 1; i < len(w.Seats); i++ {
+			if w.Seats[i] <= w.Seats[i-1] {
+				return bad("seats not ascending")
+			}
+		}
+	}
+	switch {
+	case w.Op == OpHold && (w.Holder == "" || w.TTL == 0 || w.TTL > MaxTTL):
+		return bad("a hold of ttl %d by holder %q", w.TTL, w.Holder)
+	case w.Op != OpHold && w.TTL != 0:
+		return bad("a ttl on a write that is not a hold")
+	}
+	return nil
 }
 
 // AppendWrite appends one write of a Batch entry in the given format. It
-// panics when CanEncode(format, w) is false: writing it would hand the
-// voters an entry they cannot apply.
+// panics when the format does not have the write's kind (Check's
+// ErrNeedsFormat): the voters of that format could not apply it. It encodes
+// a write that breaks Decode's other rules as it is (tests make corrupt
+// entries so); a leader calls Check first.
 //
 // Version 1:  op(1) seat(uvarint) holder(str) id(str)
 // Version 2:  op(1), then for RESERVE, CANCEL and HOLD:
@@ -211,7 +302,7 @@ func CanEncode(format uint8, w *Write) bool {
 // A str is its length (uvarint) and its bytes.
 func AppendWrite(dst []byte, format uint8, w *Write) []byte {
 	if !CanEncode(format, w) {
-		panic(fmt.Sprintf("fsm: write op %d cannot be encoded in format %d", w.Op, format))
+		panic(fmt.Sprintf("fsm: write op %d cannot be encoded in format %d: %v", w.Op, format, Check(format, w)))
 	}
 	dst = append(dst, byte(w.Op))
 	if format == FormatV1 {
@@ -315,24 +406,21 @@ func Decode(data []byte) (Entry, error) {
 	return e, nil
 }
 
-// write decodes one write of a batch of the given version.
+// write decodes one write of a batch of the given version and checks it
+// with checkWrite.
 func (d *decoder) write(version uint8, w *Write) error {
 	w.Op = Op(d.byte())
 	if d.err != nil {
 		return nil
 	}
-	known := w.Op == OpReserve || w.Op == OpCancel
-	if version >= FormatV2 {
-		known = known || w.Op == OpHold || w.Op == OpEventCreate || w.Op == OpEventDelete
-	}
-	if !known {
+	if w.Op < OpReserve || w.Op > OpEventDelete || (version == FormatV1 && w.Op > OpCancel) {
 		return fmt.Errorf("%w: op %d in version %d", ErrEntryType, w.Op, version)
 	}
 	if version == FormatV1 {
 		w.Seat = d.seat()
 		w.Holder = d.str()
 		w.ID = d.str()
-		return nil
+		return d.check(version, w)
 	}
 	w.Event = d.str()
 	switch w.Op {
@@ -343,15 +431,10 @@ func (d *decoder) write(version uint8, w *Write) error {
 		}
 		w.Count = uint32(n)
 		w.ID = d.str()
-		return d.eventName(w.Event)
+		return d.check(version, w)
 	case OpEventDelete:
 		w.ID = d.str()
-		return d.eventName(w.Event)
-	}
-	if w.Event != "" {
-		if err := d.eventName(w.Event); err != nil {
-			return err
-		}
+		return d.check(version, w)
 	}
 	n := d.uvarint()
 	if d.err == nil && (n == 0 || n > MaxSeatsPerWrite) {
@@ -387,12 +470,20 @@ func (d *decoder) write(version uint8, w *Write) error {
 	w.ID = d.str()
 	if w.Op == OpHold {
 		ttl := d.uvarint()
-		if d.err == nil && (ttl == 0 || ttl > MaxTTL || w.Holder == "") {
-			return fmt.Errorf("%w: a hold of ttl %d by holder %q", ErrCorruptData, ttl, w.Holder)
+		if ttl > MaxTTL {
+			ttl = MaxTTL + 1 // out of range either way; keeps it in 32 bits for the check
 		}
 		w.TTL = uint32(ttl)
 	}
-	return nil
+	return d.check(version, w)
+}
+
+// check applies checkWrite to a write decoded without error so far.
+func (d *decoder) check(version uint8, w *Write) error {
+	if d.err != nil {
+		return nil
+	}
+	return checkWrite(version, w)
 }
 
 // decoder reads a byte slice and remembers the first error.
@@ -446,17 +537,6 @@ func (d *decoder) str() string {
 	s := string(d.buf[:n])
 	d.buf = d.buf[n:]
 	return s
-}
-
-// eventName checks a decoded event name.
-func (d *decoder) eventName(name string) error {
-	if d.err != nil {
-		return nil
-	}
-	if !validEventName(name) {
-		return fmt.Errorf("%w: event name %q", ErrCorruptData, name)
-	}
-	return nil
 }
 
 // validEventName mirrors the protocol's rule (1–64 of A-Z a-z 0-9 . _ -);

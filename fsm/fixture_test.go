@@ -195,6 +195,11 @@ func TestV1Fixtures(t *testing.T) {
 	if err := restore(f, snap); err != nil {
 		t.Fatalf("Restore(snapshot.bin): %v", err)
 	}
+	// A cluster at format 1 snapshots in the first release's format, byte
+	// for byte what that release wrote: a node of it can install it.
+	if again := snapshotBytes(t, f); !bytes.Equal(again, snap) {
+		t.Fatalf("the snapshot of the restored fixture differs from snapshot.bin:\n%q\n%q", again, snap)
+	}
 	if f.Format() != FormatV1 || f.DefaultSeats() != 20 || len(f.Events()) != 1 {
 		t.Fatalf("restored format %d, %d seats, events %q", f.Format(), f.DefaultSeats(), f.Events())
 	}
@@ -290,19 +295,20 @@ func TestV1Fixtures(t *testing.T) {
 	}
 	checkFinal(t, f)
 
-	// A format-2 snapshot of the state restores to the same state.
-	v2 := snapshotBytes(t, f)
-	if v2[8] != snapshotVersion {
-		t.Fatalf("snapshot version %d", v2[8])
+	// Still at format 1, the snapshot is in version 1 and restores to the
+	// same state.
+	v1 := snapshotBytes(t, f)
+	if v1[8] != snapshotVersionV1 {
+		t.Fatalf("snapshot version %d at format 1", v1[8])
 	}
 	g := New(DefaultOptions())
-	if err := restore(g, v2); err != nil {
-		t.Fatalf("Restore of the format-2 snapshot: %v", err)
+	if err := restore(g, v1); err != nil {
+		t.Fatalf("Restore of the format-1 snapshot: %v", err)
 	}
 	if g.Digest() != digest {
-		t.Fatalf("Digest after the format-2 round trip %s, want %s", g.Digest(), digest)
+		t.Fatalf("Digest after the round trip %s, want %s", g.Digest(), digest)
 	}
-	requireSameState(t, "format-2 round trip", dump(g), dump(f))
+	requireSameState(t, "format-1 round trip", dump(g), dump(f))
 	checkFinal(t, g)
 
 	// The upgraded cluster goes on: format 2, events, holds.

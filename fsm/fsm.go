@@ -9,6 +9,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -44,6 +45,15 @@ type FSM struct {
 	// expiryMoved is signalled (without blocking) when the earliest hold
 	// changes, so that the leader's ticker can re-arm.
 	expiryMoved chan struct{}
+
+	// format and defaultSeats mirror the state's, read without the lock
+	// on every batch and request: they change only when an entry is
+	// applied or a snapshot restored (published under the lock).
+	format       atomic.Uint32
+	defaultSeats atomic.Uint32
+	// newest is closed once the cluster's format reaches MaxFormat.
+	newest     chan struct{}
+	newestOnce sync.Once
 }
 
 // Errors of the FSM and its read methods.
@@ -65,7 +75,23 @@ var (
 
 // New returns an empty FSM: no events until the Init entry is applied.
 func New(opts Options) *FSM {
-	return &FSM{opts: opts, st: newState(opts.IDRetention, opts.MinIDs), expiryMoved: make(chan struct{}, 1)}
+	f := &FSM{opts: opts, st: newState(opts.IDRetention, opts.MinIDs), expiryMoved: make(chan struct{}, 1), newest: make(chan struct{})}
+	f.publish()
+	return f
+}
+
+// publish copies what is read without the lock from the state (f.mu held
+// for writing).
+func (f *FSM) publish() {
+	f.format.Store(uint32(f.st.format))
+	if f.st.format >= MaxFormat {
+		f.newestOnce.Do(func() { close(f.newest) })
+	}
+	seats := uint32(0)
+	if e := f.st.events[DefaultEvent]; e != nil {
+		seats = e.seats
+	}
+	f.defaultSeats.Store(seats)
 }
 
 // Apply applies one committed log entry. For a batch entry it returns the
@@ -75,6 +101,7 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	res := f.applyLocked(l)
+	f.publish()
 	f.signalExpiry()
 	return res
 }
@@ -87,6 +114,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	for i, l := range logs {
 		out[i] = f.applyLocked(l)
 	}
+	f.publish()
 	f.signalExpiry()
 	return out
 }
@@ -120,23 +148,16 @@ func (f *FSM) applyLocked(l *raft.Log) interface{} {
 	return nil // not a batch: a plain nil, not a typed nil slice
 }
 
-// Format returns the cluster's format version.
-func (f *FSM) Format() uint8 {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return f.st.format
-}
+// Format returns the cluster's format version (without taking the lock).
+func (f *FSM) Format() uint8 { return uint8(f.format.Load()) }
+
+// NewestFormat is closed once the cluster's format has reached MaxFormat
+// (check Format as well: a restore may, in theory, go back).
+func (f *FSM) NewestFormat() <-chan struct{} { return f.newest }
 
 // DefaultSeats returns the seat count of the default event, 0 while the
-// cluster is not initialised.
-func (f *FSM) DefaultSeats() uint32 {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	if e := f.st.events[DefaultEvent]; e != nil {
-		return e.seats
-	}
-	return 0
-}
+// cluster is not initialised (without taking the lock).
+func (f *FSM) DefaultSeats() uint32 { return f.defaultSeats.Load() }
 
 // SeatInfo is what one seat is now.
 type SeatInfo struct {
@@ -269,6 +290,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.st = st
 	f.halted = nil
 	f.st.expiryMoved = true
+	f.publish()
 	f.signalExpiry()
 	f.mu.Unlock()
 	return nil

@@ -221,7 +221,8 @@ func FuzzRestore(f *testing.F) {
 			requireSameState(t, "after failed restore", dump(p.h.f), before)
 			return
 		}
-		fs := &FSM{opts: fuzzOpts, st: st, expiryMoved: make(chan struct{}, 1)}
+		fs := &FSM{opts: fuzzOpts, st: st, expiryMoved: make(chan struct{}, 1), newest: make(chan struct{})}
+		fs.publish()
 		checkConsistent(t, fs)
 
 		// Restore accepts it too, over a state with content.

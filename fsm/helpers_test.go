@@ -116,8 +116,20 @@ func (h *harness) none(what string, data []byte) {
 	}
 }
 
-// init applies an Init entry (format 1).
+// init creates the cluster as this build's first leader does: an Init
+// entry, then a Format entry raising the cluster to format 2. The Format
+// entry is applied at the Init entry's index, so that the log indexes the
+// tables expect in histories stay those of the writes.
 func (h *harness) init(timeMs int64, seats uint32) {
+	h.t.Helper()
+	h.initV1(timeMs, seats)
+	h.idx--
+	h.raise(timeMs, FormatV2)
+}
+
+// initV1 applies an Init entry alone: the cluster stays at format 1, as one
+// the first release created.
+func (h *harness) initV1(timeMs int64, seats uint32) {
 	h.t.Helper()
 	h.none(fmt.Sprintf("Init(%d seats)", seats), AppendInit(nil, timeMs, seats))
 }
@@ -736,7 +748,14 @@ func (m *model) seatWrite(w Write, index uint64, now int64) Result {
 			s.state, s.holder, s.expires = SeatHeld, w.Holder, exp
 			ev.sawHold = true
 		}
-		s.change(Change{Op: ops[i], Holder: w.Holder, Index: index, TimeMs: now})
+		// A cluster at format 1 keeps no history, and so no record of a
+		// free seat.
+		if m.format >= FormatV2 {
+			s.change(Change{Op: ops[i], Holder: w.Holder, Index: index, TimeMs: now})
+		}
+		if s.state == SeatFree && len(s.hist) == 0 {
+			delete(ev.recs, n)
+		}
 	}
 	if w.Op == OpHold {
 		return Result{Code: CodeHeld, Expires: exp}

@@ -16,8 +16,9 @@ const (
 	CodeHeld           Code = 6 // a HOLD took effect; Result.Expires says until when
 	CodeNoEvent        Code = 7
 	CodeExists         Code = 8
-	CodeInvalidCommand Code = 9 // a write the protocol forbids (EVENT DELETE default)
-	maxCode                 = CodeInvalidCommand
+	CodeInvalidCommand Code = 9  // a write the protocol forbids (EVENT DELETE default)
+	CodeTooManyEvents  Code = 10 // EVENT CREATE when the cluster holds MaxEvents events
+	maxCode                 = CodeTooManyEvents
 )
 
 // String returns the protocol word of the code (for logs and tests; the
@@ -42,6 +43,8 @@ func (c Code) String() string {
 		return "FAILED_EXISTS"
 	case CodeInvalidCommand:
 		return "INVALID_COMMAND"
+	case CodeTooManyEvents:
+		return "ERROR BUSY"
 	}
 	return "UNKNOWN"
 }

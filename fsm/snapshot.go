@@ -92,7 +92,13 @@ func (e *encoder) seats(s []uint32) {
 	}
 }
 
+// encode writes the snapshot: in version 1 while the cluster runs format
+// 1 (a node of the first release may have to install it from this node, as
+// a lagging follower, and only reads version 1), in version 2 otherwise.
 func (c *capturedState) encode(w *bufio.Writer) error {
+	if c.format == FormatV1 && c.fitsV1() {
+		return c.encodeV1(w)
+	}
 	e := &encoder{w: w}
 	w.WriteString(snapshotMagic)
 	e.byte(snapshotVersion)
@@ -160,6 +166,70 @@ func (c *capturedState) encode(w *bufio.Writer) error {
 	e.byte(sectionEnd)
 	_, err := w.WriteString(snapshotEnd)
 	return err // bufio.Writer keeps the first error; Flush reports it too
+}
+
+// fitsV1 reports whether the state is one the first release could hold:
+// the default event alone, no holds, no history, part-1 results. A cluster
+// at format 1 always is (no format-2 entry is written before the raise).
+func (c *capturedState) fitsV1() bool {
+	for i := range c.events {
+		ev := &c.events[i]
+		if ev.name != DefaultEvent || ev.held > 0 || ev.sawHold {
+			return false
+		}
+		fits := true
+		ev.recs.Scan(func(r seatRec) bool {
+			fits = r.state == SeatBooked && len(r.hist) == 0
+			return fits
+		})
+		if !fits {
+			return false
+		}
+	}
+	for _, a := range c.ids {
+		if a.result.Code > CodeNotHolder || a.result.Seats != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// encodeV1 writes the first release's format (see readV1).
+func (c *capturedState) encodeV1(w *bufio.Writer) error {
+	e := &encoder{w: w}
+	w.WriteString(snapshotMagic)
+	e.byte(snapshotVersionV1)
+	e.sv(c.lastTimeMs)
+	var def *event
+	if len(c.events) == 1 {
+		def = &c.events[0]
+	}
+	if def == nil {
+		e.uv(0)
+	} else {
+		e.uv(uint64(def.seats))
+		next := uint32(1)
+		def.recs.Scan(func(r seatRec) bool {
+			for ; next < r.num; next++ {
+				e.byte(0)
+			}
+			e.byte(1)
+			e.str(r.holder)
+			next++
+			return true
+		})
+		for ; next <= def.seats; next++ {
+			e.byte(0)
+		}
+	}
+	e.uv(uint64(len(c.ids)))
+	for _, a := range c.ids {
+		e.str(a.id)
+		e.sv(a.timeMs)
+		e.byte(byte(a.result.Code))
+	}
+	_, err := w.WriteString(snapshotEnd)
+	return err
 }
 
 // snapReader reads a snapshot and remembers the first error.

@@ -359,8 +359,10 @@ func TestSnapshotFormat(t *testing.T) {
 }
 
 func TestSnapshotOfEmptyFSM(t *testing.T) {
+	// A new FSM runs format 1: its snapshot is in version 1 (time 0, no
+	// seats, no ids).
 	data := snapshotBytes(t, New(testOpts))
-	if want := (hSnap{version: 2, format: 1, next: 1}).encode(); !bytes.Equal(data, want) {
+	if want := snapshotMagic + "\x01\x00\x00\x00" + snapshotEnd; string(data) != want {
 		t.Fatalf("empty snapshot %q, want %q", data, want)
 	}
 	r := richState(t)
@@ -696,7 +698,7 @@ func TestRestoreCorruptSnapshot(t *testing.T) {
 		{"empty id", mod(func(s *hSnap) { s.ids[0].id = "" })},
 		{"id of 65 bytes", mod(func(s *hSnap) { s.ids[0].id = strings.Repeat("i", 65) })},
 		{"id result 0", mod(func(s *hSnap) { s.ids[0].code = 0 })},
-		{"id result 10", mod(func(s *hSnap) { s.ids[0].code = 10 })},
+		{"id result 11", mod(func(s *hSnap) { s.ids[0].code = 11 })},
 		{"id of 101 seats", mod(func(s *hSnap) { s.ids[4].seats = append([]uint64{1}, slices.Repeat([]uint64{1}, 100)...) })},
 		{"id seats not ascending", mod(func(s *hSnap) { s.ids[4].seats = []uint64{2, 0} })},
 		{"id seats beyond 2^32-1", mod(func(s *hSnap) { s.ids[4].seats = []uint64{math.MaxUint32, 1} })},
@@ -796,17 +798,23 @@ func TestRestoreV1Snapshot(t *testing.T) {
 		t.Fatalf("History(1) = %v", hist)
 	}
 	checkInvariants(t, h.f)
-	// Writes of both formats work on it, events can be created, and it
-	// snapshots in format 2 to the same state.
+	// Format-1 writes keep format 1's shape: no history, no record of a
+	// free seat. Once the cluster is raised, writes of format 2 work on it,
+	// events can be created, history is kept, and it snapshots in format 2
+	// to the same state.
 	h.idx = 100
 	if got := h.batchV1(8000, cnl(1, "alice", ""), rsv(2, "", "i1")); !resultsEqual(got, []Result{ResultSuccess, ResultSuccess}) {
 		t.Fatalf("format-1 writes = %v", got)
 	}
-	if got := h.batch(8000, hld(2, "b", 5, ""), mkEvent("e", 3, "")); !resultsEqual(got, []Result{held(13_000), ResultSuccess}) {
+	if hist, _ := h.f.History("", 1); hist != nil {
+		t.Fatalf("History(1) after a format-1 cancel = %v", hist)
+	}
+	h.raise(8000, FormatV2)
+	if got := h.batch(8000, cnl(3, "", ""), hld(4, "b", 5, ""), mkEvent("e", 3, "")); !resultsEqual(got, []Result{ResultSuccess, held(13_000), ResultSuccess}) {
 		t.Fatalf("format-2 writes = %v", got)
 	}
-	if hist, _ := h.f.History("", 1); !slices.Equal(hist, []Change{{ChangeCancel, "alice", 101, 8000}}) {
-		t.Fatalf("History(1) = %v", hist)
+	if hist, _ := h.f.History("", 3); !slices.Equal(hist, []Change{{ChangeCancel, "", 103, 8000}}) {
+		t.Fatalf("History(3) = %v", hist)
 	}
 	r := roundTrip(t, h.f)
 	requireSameState(t, "v1, then v2", dump(r), dump(h.f))
@@ -939,10 +947,16 @@ func TestDigest(t *testing.T) {
 		{"an id", func(h *harness) { h.one(1000, rsv(0, "", "j")) }},
 		{"a failed write without id: the clock", func(h *harness) { h.one(1001, rsv(0, "", "")) }},
 		{"the clock, by a tick", func(h *harness) { h.tick(2000) }},
-		{"the format", func(h *harness) { h.raise(1000, 2) }},
 		{"an event", func(h *harness) { h.ok(1000, mkEvent("f", 3, "")) }},
 		{"the next event id", func(h *harness) { h.ok(1000, mkEvent("f", 3, ""), delEvent("f", "")) }},
 		{"a hold seen", func(h *harness) { h.ok(1000, in("e", hld(1, "b", 1, "")), in("e", cnl(1, "b", ""))) }},
+	}
+	// The format alone tells two states apart.
+	v1, v2 := newHarness(t, testOpts), newHarness(t, testOpts)
+	v1.initV1(1000, 5)
+	v2.init(1000, 5)
+	if v1.f.Digest() == v2.f.Digest() {
+		t.Error("a cluster at format 1 and one at format 2 have the same Digest")
 	}
 	seen := map[string]string{want: "base"}
 	for _, v := range variants {

@@ -249,6 +249,9 @@ func (s *state) createEvent(name string, seats uint32) Result {
 		// The default event is Init's alone (id 0), even before Init.
 		return Result{Code: CodeExists}
 	}
+	if len(s.events) >= MaxEvents {
+		return Result{Code: CodeTooManyEvents}
+	}
 	s.addEvent(newEvent(name, s.nextEventID, seats))
 	s.nextEventID++
 	return ResultSuccess
@@ -272,8 +275,10 @@ func (s *state) deleteEvent(name string) Result {
 
 // seatOutcome is what a seat write would do to one seat.
 type seatOutcome struct {
-	code Code     // CodeSuccess, or the failure it causes
-	op   ChangeOp // the change on success; 0 when the seat stays as it is
+	code  Code     // CodeSuccess, or the failure it causes
+	op    ChangeOp // the change on success; 0 when the seat stays as it is
+	rec   seatRec  // the seat's record as judged (valid when found)
+	found bool
 }
 
 // judge decides what write w would do to one seat, now.
@@ -287,11 +292,11 @@ func judge(w *Write, rec seatRec, found bool) seatOutcome {
 	case OpReserve:
 		switch {
 		case st == SeatFree:
-			return seatOutcome{CodeSuccess, ChangeReserve}
+			return seatOutcome{code: CodeSuccess, op: ChangeReserve}
 		case st == SeatHeld && mine:
-			return seatOutcome{CodeSuccess, ChangeConfirm}
+			return seatOutcome{code: CodeSuccess, op: ChangeConfirm}
 		case st == SeatBooked && mine:
-			return seatOutcome{CodeSuccess, 0}
+			return seatOutcome{code: CodeSuccess}
 		}
 		return seatOutcome{code: CodeAlreadyBooked}
 	case OpCancel:
@@ -299,15 +304,15 @@ func judge(w *Write, rec seatRec, found bool) seatOutcome {
 		case st == SeatFree:
 			return seatOutcome{code: CodeNotBooked}
 		case st == SeatBooked && rec.holder == w.Holder:
-			return seatOutcome{CodeSuccess, ChangeCancel}
+			return seatOutcome{code: CodeSuccess, op: ChangeCancel}
 		case st == SeatHeld && mine:
-			return seatOutcome{CodeSuccess, ChangeRelease}
+			return seatOutcome{code: CodeSuccess, op: ChangeRelease}
 		}
 		return seatOutcome{code: CodeNotHolder}
 	case OpHold:
 		switch {
 		case st == SeatFree, st == SeatHeld && mine:
-			return seatOutcome{CodeSuccess, ChangeHold}
+			return seatOutcome{code: CodeSuccess, op: ChangeHold}
 		}
 		return seatOutcome{code: CodeAlreadyBooked}
 	}
@@ -329,13 +334,18 @@ func (s *state) applySeats(w *Write, index uint64, now int64) Result {
 	seats := w.seatList(&one)
 	var failed [len(failurePrecedence)][]uint32
 	nfailed := 0
-	outcomes := make([]seatOutcome, len(seats))
+	var oneOutcome [1]seatOutcome // a write of one seat allocates nothing here
+	outcomes := oneOutcome[:]
+	if len(seats) > 1 {
+		outcomes = make([]seatOutcome, len(seats))
+	}
 	for i, n := range seats {
 		if n == 0 || n > e.seats {
 			outcomes[i] = seatOutcome{code: CodeInvalidSeat}
 		} else {
 			rec, found := e.get(n)
 			outcomes[i] = judge(w, rec, found)
+			outcomes[i].rec, outcomes[i].found = rec, found
 		}
 		if c := outcomes[i].code; c != CodeSuccess {
 			for k, p := range failurePrecedence {
@@ -347,7 +357,7 @@ func (s *state) applySeats(w *Write, index uint64, now int64) Result {
 		}
 	}
 	if nfailed > 0 {
-		hookPartialWrite(seats, outcomes, func(i int) { s.changeSeat(e, seats[i], outcomes[i].op, w, index, now) })
+		hookPartialWrite(seats, outcomes, func(i int) { s.changeSeat(e, seats[i], &outcomes[i], w, index, now) })
 		for k, list := range failed {
 			if len(list) > 0 {
 				r := Result{Code: failurePrecedence[k]}
@@ -359,7 +369,7 @@ func (s *state) applySeats(w *Write, index uint64, now int64) Result {
 		}
 	}
 	for i, n := range seats {
-		s.changeSeat(e, n, outcomes[i].op, w, index, now)
+		s.changeSeat(e, n, &outcomes[i], w, index, now)
 	}
 	if w.Op == OpHold {
 		return Result{Code: CodeHeld, Expires: holdExpiry(now, w.TTL)}
@@ -378,13 +388,18 @@ func holdExpiry(now int64, ttl uint32) int64 {
 	return now + d
 }
 
-// changeSeat makes one change to one seat and records it in the history.
-func (s *state) changeSeat(e *event, n uint32, op ChangeOp, w *Write, index uint64, now int64) {
+// changeSeat makes the change o judged for seat n and records it in the
+// history. A cluster still at format 1 keeps no history (its state must be
+// exactly what the first release held, seat for seat, so that every node
+// agrees whether it replayed the log or restored that release's snapshot),
+// and so keeps no record for a free seat.
+func (s *state) changeSeat(e *event, n uint32, o *seatOutcome, w *Write, index uint64, now int64) {
+	op := o.op
 	if op == 0 {
 		return
 	}
-	rec, found := e.get(n)
-	if !found {
+	rec := o.rec
+	if !o.found {
 		rec = seatRec{num: n}
 	}
 	if rec.state == SeatHeld {
@@ -410,7 +425,13 @@ func (s *state) changeSeat(e *event, n uint32, op ChangeOp, w *Write, index uint
 	case ChangeCancel, ChangeRelease:
 		rec.state, rec.holder, rec.expires = SeatFree, "", 0
 	}
-	rec.record(Change{Op: op, Holder: w.Holder, Index: index, TimeMs: now})
+	if s.format >= FormatV2 {
+		rec.record(Change{Op: op, Holder: w.Holder, Index: index, TimeMs: now})
+	}
+	if rec.state == SeatFree && len(rec.hist) == 0 {
+		e.recs.Delete(rec)
+		return
+	}
 	e.recs.Set(rec)
 }
 

@@ -352,8 +352,9 @@ func TestCodeString(t *testing.T) {
 		CodeNoEvent:        "FAILED_NO_EVENT",
 		CodeExists:         "FAILED_EXISTS",
 		CodeInvalidCommand: "INVALID_COMMAND",
+		CodeTooManyEvents:  "ERROR BUSY",
 		0:                  "UNKNOWN",
-		10:                 "UNKNOWN",
+		11:                 "UNKNOWN",
 		255:                "UNKNOWN",
 	}
 	for c, s := range want {
@@ -362,7 +363,7 @@ func TestCodeString(t *testing.T) {
 		}
 	}
 	// The numbers are part of the snapshot format and of format 1.
-	for c, n := range map[Code]uint8{CodeSuccess: 1, CodeAlreadyBooked: 2, CodeInvalidSeat: 3, CodeNotBooked: 4, CodeNotHolder: 5, CodeHeld: 6, CodeNoEvent: 7, CodeExists: 8, CodeInvalidCommand: 9} {
+	for c, n := range map[Code]uint8{CodeSuccess: 1, CodeAlreadyBooked: 2, CodeInvalidSeat: 3, CodeNotBooked: 4, CodeNotHolder: 5, CodeHeld: 6, CodeNoEvent: 7, CodeExists: 8, CodeInvalidCommand: 9, CodeTooManyEvents: 10} {
 		if uint8(c) != n {
 			t.Errorf("%v = %d, want %d", c, c, n)
 		}
@@ -1566,7 +1567,7 @@ func TestFormatEntries(t *testing.T) {
 	if h.f.Format() != FormatV1 {
 		t.Fatalf("Format of a new FSM = %d, want 1", h.f.Format())
 	}
-	h.init(0, 3)
+	h.initV1(0, 3)
 	h.raise(10, 1)
 	if h.f.Format() != FormatV1 {
 		t.Fatalf("Format = %d", h.f.Format())

@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/seatd/seatd/fsm"
 	"github.com/seatd/seatd/protocol"
@@ -29,6 +30,8 @@ func resultLine(r fsm.Result) string {
 		return protocol.FailedExists
 	case fsm.CodeInvalidCommand:
 		return protocol.InvalidCommand
+	case fsm.CodeTooManyEvents:
+		return protocol.ErrorLine(protocol.Busy, fmt.Sprintf("the cluster holds %d events, the most it may; delete some first", fsm.MaxEvents))
 	default:
 		return protocol.ErrorLine(protocol.Timeout, "unknown result from the state machine")
 	}

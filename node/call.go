@@ -21,7 +21,10 @@ type call struct {
 	closeConn bool      // the connection closes after this answer
 	retries   int       // times the call was routed again after a failed attempt
 	waitUntil time.Time // end of this call's leader wait, once it started waiting
-	done      chan struct{}
+	// formatWaited is set once the call waited for the cluster's format
+	// to reach 2 (a part-3 request on a node still at format 1).
+	formatWaited bool
+	done         chan struct{}
 }
 
 var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}

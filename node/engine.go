@@ -67,6 +67,20 @@ func (n *Node) route(c *call) {
 	if hookAnswerLocally(n, c) {
 		return
 	}
+	if !c.req.IsPart1() && n.fsm.Format() < fsm.FormatV2 {
+		// Part 3 needs log format 2. Until every voter runs a build that
+		// applies it, no node serves it — not even by forwarding: a
+		// leader of the older build would answer it by the older rules.
+		// This node may only lag behind the raise (a follower learns of
+		// it a moment after the leader): it waits a little first.
+		if c.formatWaited {
+			c.finish(formatBusy)
+			return
+		}
+		c.formatWaited = true
+		go n.waitForFormat(c)
+		return
+	}
 	if n.raft.State() == raft.Leader {
 		if n.leaderReady() {
 			if c.req.Verb.IsWrite() {
@@ -99,6 +113,25 @@ func (n *Node) route(c *call) {
 	}
 	n.forwarder.Send(string(addr), c.connKey, c)
 }
+
+// waitForFormat waits, at most formatWait and never past the call's
+// deadline, for this node to apply the entry that raises the cluster to
+// format 2, then routes the call again.
+func (n *Node) waitForFormat(c *call) {
+	wait := min(formatWait, time.Until(c.deadline))
+	t := time.NewTimer(max(wait, 0))
+	defer t.Stop()
+	select {
+	case <-n.fsm.NewestFormat():
+	case <-t.C:
+	case <-n.stop:
+	}
+	n.route(c)
+}
+
+// formatWait is how long a part-3 request waits for this node to learn
+// that the cluster's format was raised before it is answered ERROR BUSY.
+const formatWait = time.Second
 
 // expire answers a call whose deadline passed: a write that may have been
 // applied gets TIMEOUT (outcome unknown), anything else NO_LEADER.
@@ -232,14 +265,21 @@ func (n *Node) runWriteBatcher() {
 		select {
 		case first = <-n.writes:
 		case <-n.tick:
-			// Nothing to write, and a hold has fallen due: an entry that
-			// carries the leader's time forward frees it on every node.
-			if n.fsm.Format() >= fsm.FormatV2 {
-				applies <- pendingApply{future: n.raft.Apply(fsm.AppendTick(nil, time.Now().UnixMilli()), n.cfg.RequestTimeout)}
-			} else {
-				<-slots
+			// A hold has fallen due. A write waiting takes precedence:
+			// its entry carries the time forward as well as a tick
+			// would. Otherwise a tick entry frees the hold on every node.
+			select {
+			case first = <-n.writes:
+			default:
 			}
-			continue
+			if first == nil {
+				if n.fsm.Format() >= fsm.FormatV2 && n.fsm.Halted() == nil {
+					applies <- pendingApply{future: n.raft.Apply(fsm.AppendTick(nil, time.Now().UnixMilli()), n.cfg.RequestTimeout)}
+				} else {
+					<-slots
+				}
+				continue
+			}
 		case <-n.stop:
 			return
 		}
@@ -268,32 +308,39 @@ func (n *Node) runWriteBatcher() {
 }
 
 // encodeBatch encodes the writes of batch into one log entry of the
-// cluster's format. A write that format cannot carry (a part-3 request
-// before every voter can apply format 2) is answered ERROR BUSY at once and
-// left out; the calls the entry carries are returned.
+// cluster's format and returns it with the calls it carries. A write that
+// format cannot carry (a part-3 request before every voter can apply
+// format 2) is answered ERROR BUSY, and one the state machine's decoder
+// would refuse INVALID_COMMAND, at once: neither goes into the log.
 func (n *Node) encodeBatch(batch []*call) ([]byte, []*call) {
 	format := n.fsm.Format()
-	writes := make([]fsm.Write, 0, len(batch))
 	kept := batch[:0]
 	for _, c := range batch {
 		w := requestWrite(&c.req)
-		if !fsm.CanEncode(format, &w) {
-			c.finish(protocol.ErrorLine(protocol.Busy, "the cluster still runs log format 1: events, seat lists and holds need every voter upgraded"))
-			continue
+		switch err := fsm.Check(format, &w); {
+		case errors.Is(err, fsm.ErrNeedsFormat):
+			c.finish(formatBusy)
+		case err != nil:
+			n.logger.Debug("write refused before the log", "request", c.req.Verb.String(), "error", err)
+			c.finish(protocol.InvalidCommand)
+		default:
+			c.attempted = true
+			kept = append(kept, c)
 		}
-		c.attempted = true
-		writes = append(writes, w)
-		kept = append(kept, c)
 	}
 	if len(kept) == 0 {
 		return nil, nil
 	}
 	entry := fsm.AppendBatchHeader(make([]byte, 0, 32*len(kept)), format, time.Now().UnixMilli(), len(kept))
-	for i := range writes {
-		entry = fsm.AppendWrite(entry, format, &writes[i])
+	for _, c := range kept {
+		w := requestWrite(&c.req)
+		entry = fsm.AppendWrite(entry, format, &w)
 	}
 	return entry, kept
 }
+
+// formatBusy answers a part-3 request while the cluster runs log format 1.
+var formatBusy = protocol.ErrorLine(protocol.Busy, "the cluster still runs log format 1: events, seat lists, holds and history need every voter upgraded")
 
 // requestWrite turns a parsed write request into the state machine's write.
 func requestWrite(req *protocol.Request) fsm.Write {
@@ -483,7 +530,7 @@ func (n *Node) becomeReady() {
 }
 
 // prepareTerm commits a barrier (so the FSM holds every entry committed in
-// earlier terms), creates the default event if the cluster is new, and
+// earlier terms) and, if the cluster is new, creates the default event and
 // tries once to raise the cluster's log format.
 func (n *Node) prepareTerm() error {
 	if err := n.raft.Barrier(n.cfg.RequestTimeout).Error(); err != nil {
@@ -495,14 +542,14 @@ func (n *Node) prepareTerm() error {
 			return fmt.Errorf("create the seats: %w", err)
 		}
 		n.logger.Info("cluster created", "seats", n.cfg.Seats)
+		// One attempt before the new cluster serves, so that it takes
+		// part-3 requests from the first one; runLeaderTimers retries.
+		// (Only here: at every other election the attempt runs in the
+		// background and never delays readiness.)
+		n.raiseFormat(formatProbeTimeout)
 	} else if int(n.fsm.DefaultSeats()) != n.cfg.Seats {
 		n.logger.Warn("--seats differs from the default event's seat count, which is fixed at creation",
 			"flag", n.cfg.Seats, "cluster", n.fsm.DefaultSeats())
-	}
-	if n.fsm.Format() < fsm.MaxFormat {
-		// One quick attempt before the term serves, so that a new cluster
-		// takes part-3 requests at once; runLeaderTimers retries.
-		n.raiseFormat(formatProbeTimeout)
 	}
 	return nil
 }

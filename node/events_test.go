@@ -18,6 +18,7 @@ import (
 	"github.com/seatd/seatd/cluster"
 	"github.com/seatd/seatd/fsm"
 	"github.com/seatd/seatd/internal/testutil"
+	"github.com/seatd/seatd/protocol"
 	"github.com/seatd/seatd/transport"
 )
 
@@ -489,6 +490,39 @@ func untar(t *testing.T, path, dir string) {
 				t.Fatal(err)
 			}
 			out.Close()
+		}
+	}
+}
+
+// TestLongAnswerThroughAFollower: EVENT LIST of many events is an answer far
+// longer than a request may be; it travels over the forwarding link and the
+// link keeps serving the requests behind it.
+func TestLongAnswerThroughAFollower(t *testing.T) {
+	tc := newTestCluster(t, 3, 5, nil)
+	c := tc.line(t, tc.waitForLeader())
+	var creates strings.Builder
+	const events = 500
+	for i := range events {
+		fmt.Fprintf(&creates, "EVENT CREATE a-rather-long-event-name-number-%04d 10\n", i)
+	}
+	c.Send(t, creates.String())
+	for i := range events {
+		if got, err := c.ReadLine(15 * time.Second); err != nil || got != "SUCCESS" {
+			t.Fatalf("create %d: %q %v", i, got, err)
+		}
+	}
+	f := tc.line(t, tc.followers()[0])
+	f.Send(t, "EVENT LIST\nRESERVE 1 alice\nEVENT LIST\n")
+	for k, want := range []string{"EVENTS ", "SUCCESS", "EVENTS "} {
+		got, err := f.ReadLine(15 * time.Second)
+		if err != nil || !strings.HasPrefix(got, want) {
+			t.Fatalf("answer %d = %.40q… (%d bytes), %v; want %s…", k, got, len(got), err, want)
+		}
+		if want == "EVENTS " && len(strings.Fields(got)) != events+2 {
+			t.Fatalf("EVENT LIST names %d events, want %d", len(strings.Fields(got))-1, events+1)
+		}
+		if want == "EVENTS " && len(got) <= protocol.MaxLine {
+			t.Fatalf("the answer is only %d bytes: the test proves nothing", len(got))
 		}
 	}
 }

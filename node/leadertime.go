@@ -40,7 +40,9 @@ func (n *Node) runLeaderTimers() {
 	for {
 		changed := n.changes.wait()
 		next := time.Duration(-1)
-		if n.leaderReady() {
+		// A halted state machine applies nothing: ticks would only grow
+		// a log it cannot snapshot, and a raise could not be applied.
+		if n.leaderReady() && n.fsm.Halted() == nil {
 			if due, ok := n.fsm.NextExpiry(); ok {
 				next = time.Until(time.UnixMilli(due))
 				if next <= 0 {

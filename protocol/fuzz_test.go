@@ -246,7 +246,7 @@ func refParse(line []byte) (req Request, err error) {
 		}
 		var ok bool
 		if g.verb == VerbStatus || g.verb == VerbHistory {
-			ok = !refIsList(args[0])
+			ok = true // one seat only: a list is no seat (0)
 			req.Seat = refSeat(args[0])
 		} else {
 			req.Seat, req.Seats, ok = refSeats(args[0])

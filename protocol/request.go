@@ -247,9 +247,7 @@ func Parse(line []byte) (Request, error) {
 		}
 		rest := args
 		if len(rest) > 0 && !(req.Verb == VerbStatus && hasPrefix(rest[0], "event=")) {
-			if !req.setSeats(rest[0], false) || req.Seats != nil {
-				return Request{}, ErrInvalid
-			}
+			req.setSeats(rest[0], false)
 			rest = rest[1:]
 		}
 		if req.Verb == VerbHistory && !req.HasSeat {
@@ -353,16 +351,14 @@ func (r *Request) setOptions(opts [][]byte, allowed int) bool {
 // setSeats parses a seat token: a single seat (part 1: anything that is not
 // a number from 1 to 2^31 is seat 0, answered FAILED_INVALID_SEAT), or a
 // comma list of seats and ranges. It reports false for a malformed list or
-// range, or one of more than MaxSeatsPerRequest seats, or any list when
-// lists is false.
+// range, or one of more than MaxSeatsPerRequest seats. When lists is false
+// (STATUS and HISTORY read one seat) a list is not a seat: seat 0, as part
+// 1 read it.
 func (r *Request) setSeats(tok []byte, lists bool) bool {
 	r.HasSeat = true
-	if !isSeatList(tok) {
+	if !isSeatList(tok) || !lists {
 		r.Seat = parseSeat(tok)
 		return true
-	}
-	if !lists {
-		return false
 	}
 	// Collect the elements as ranges, merge those that overlap, and only
 	// then expand them: repeats cost nothing and the work is bounded by
