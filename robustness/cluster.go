@@ -148,11 +148,20 @@ func (c *Cluster) Kill(i int) {
 	c.signalAndWait(i, syscall.SIGKILL, 10*time.Second)
 }
 
-// Stop sends SIGTERM and waits (then SIGKILL after the timeout).
-func (c *Cluster) Stop(i int) {
-	if !c.signalAndWait(i, syscall.SIGTERM, 20*time.Second) {
+// StopTimeout is how long a node may take to exit after SIGTERM.
+const StopTimeout = 20 * time.Second
+
+// Stop sends SIGTERM and waits. A node still running after StopTimeout gets
+// SIGQUIT, so that its log ends with every goroutine's stack, and then
+// SIGKILL; Stop then reports false.
+func (c *Cluster) Stop(i int) bool {
+	if c.signalAndWait(i, syscall.SIGTERM, StopTimeout) {
+		return true
+	}
+	if !c.signalAndWait(i, syscall.SIGQUIT, 5*time.Second) {
 		c.Kill(i)
 	}
+	return false
 }
 
 func (c *Cluster) signalAndWait(i int, sig syscall.Signal, timeout time.Duration) bool {
@@ -198,14 +207,23 @@ func (c *Cluster) Resume(i int) {
 	}
 }
 
-// StopAll stops every node gracefully.
-func (c *Cluster) StopAll() {
+// StopAll stops every node gracefully and returns the nodes that did not
+// stop within StopTimeout.
+func (c *Cluster) StopAll() []int {
 	var wg sync.WaitGroup
+	hung := make([]bool, c.N)
 	for i := 0; i < c.N; i++ {
 		wg.Add(1)
-		go func(i int) { defer wg.Done(); c.Stop(i) }(i)
+		go func(i int) { defer wg.Done(); hung[i] = !c.Stop(i) }(i)
 	}
 	wg.Wait()
+	var out []int
+	for i, h := range hung {
+		if h {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // KillAll kills every node (cleanup).

@@ -152,15 +152,28 @@ func goCommand(root string, args ...string) error {
 // BuildSeatd builds the seatd binary into out, broken as m says (nil: the
 // real build). Scratch files go to dir.
 func BuildSeatd(root, dir, out string, m *Mutant) error {
-	args := []string{"build", "-o", out}
+	overlay := ""
 	if m != nil {
-		overlay, err := m.WriteOverlay(root, dir)
-		if err != nil {
+		var err error
+		if overlay, err = m.WriteOverlay(root, dir); err != nil {
 			return err
 		}
+	}
+	return BuildSeatdOverlay(root, out, overlay)
+}
+
+// BuildSeatdOverlay builds the seatd binary into out with a go build
+// -overlay file ("" for none): a mutant's, or a candidate fix to try under
+// the suite without changing the tree.
+func BuildSeatdOverlay(root, out, overlay string) error {
+	args := []string{"build", "-o", out}
+	if overlay != "" {
 		args = append(args, "-overlay", overlay)
 	}
-	return goCommand(root, append(args, "./cmd/seatd")...)
+	if err := goCommand(root, append(args, "./cmd/seatd")...); err != nil {
+		return fmt.Errorf("build seatd: %w", err)
+	}
+	return nil
 }
 
 // VetMutant type-checks and vets the packages a mutant changes, with its

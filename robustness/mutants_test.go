@@ -24,7 +24,7 @@ func mutantSchedule(t *testing.T, bin string, netID int, m *Mutant, faults []Fau
 		cfg.Logf = func(string, ...any) {}
 	}
 	if count == 0 {
-		cfg.Warmup = 8 * time.Second
+		cfg.Warmup = 6 * time.Second
 	}
 	return cfg
 }

@@ -37,6 +37,7 @@ type Fault struct {
 	Recovery time.Duration
 }
 
+// String describes the fault and what happened to it.
 func (f Fault) String() string {
 	return fmt.Sprintf("%s%v hold %s at %s recovered in %s", f.Kind, f.Targets, f.Hold.Round(time.Millisecond),
 		f.At.Round(time.Millisecond), f.Recovery.Round(time.Millisecond))

@@ -13,6 +13,7 @@ var (
 	soak     = flag.Duration("soak", 0, "run random schedules for this long (scripts/soak.sh)")
 	seedFlag = flag.Int64("seed", 0, "run only this seed (reproduce a failure)")
 	keepDir  = flag.String("keep", "", "directory for run artifacts (default: a temporary directory, kept on failure)")
+	overlay  = flag.String("seatd-overlay", "", "go build -overlay file for the seatd the suite tests (try a fix without changing the tree)")
 )
 
 // requireNetns skips when the machine cannot build test networks, unless
@@ -38,9 +39,12 @@ func buildSeatd(t *testing.T, dir string, m *Mutant) string {
 	bin := filepath.Join(dir, "seatd")
 	if m != nil {
 		bin += "-" + m.Name
+		err = BuildSeatd(root, dir, bin, m)
+	} else {
+		err = BuildSeatdOverlay(root, bin, *overlay)
 	}
-	if err := BuildSeatd(root, dir, bin, m); err != nil {
-		t.Fatalf("build seatd: %v", err)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }

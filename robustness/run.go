@@ -68,7 +68,11 @@ type Report struct {
 	// holder, with later operations on their seats.
 	ExpiredInPlay int
 	// Check describes the linearizability check.
-	Check      LinearizabilityStats
+	Check LinearizabilityStats
+	// HungOnStop names the nodes that did not exit within StopTimeout of
+	// SIGTERM at the end (reported, not a violation: the e2e tests own the
+	// shutdown contract).
+	HungOnStop []string
 	Violations []string
 	Artifacts  string // directory with logs and visualization, on failure
 }
@@ -103,6 +107,10 @@ func (r *Report) Summary() string {
 		ks = append(ks, fmt.Sprintf("%s=%d", k, n))
 	}
 	sort.Strings(ks)
+	hung := ""
+	if len(r.HungOnStop) > 0 {
+		hung = " hung_on_sigterm=" + strings.Join(r.HungOnStop, ",")
+	}
 	status := "PASS"
 	if r.Failed() {
 		status = fmt.Sprintf("FAIL(%d violations, see %s)", len(r.Violations), r.Artifacts)
@@ -111,7 +119,7 @@ func (r *Report) Summary() string {
 		"partitions=%d max_partition=%d check=%s warmup_rate=%.0f/s max_recovery=%s faults=[%s]",
 		status, r.Seed, r.Nodes, r.Duration.Round(time.Second), r.Ops, r.Unknown, r.Narrowed, r.Holds, r.ExpiredInPlay, r.Multi, r.EventOps, r.Resent,
 		r.Histories, r.Expired, r.Check.Partitions, r.Check.MaxPartition, r.Check.Took.Round(time.Millisecond), r.WarmupRate,
-		r.MaxRecovery.Round(time.Millisecond), strings.Join(ks, " "))
+		r.MaxRecovery.Round(time.Millisecond), strings.Join(ks, " ")) + hung
 }
 
 // Run executes one run: start the cluster, drive traffic, inject the planned
@@ -142,11 +150,13 @@ func Run(cfg RunConfig) (*Report, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create run directory: %w", err)
 	}
+	setup := time.Now()
 	nw, err := NewNetwork(cfg.NetID, cfg.Nodes)
 	if err != nil {
 		return nil, err
 	}
 	defer nw.Close()
+	logf("network up after %s", time.Since(setup).Round(time.Millisecond))
 	c := &Cluster{Binary: cfg.Binary, Dir: cfg.Dir, Net: nw, N: cfg.Nodes, Seats: cfg.Seats, Flags: cfg.NodeFlags}
 	if err := c.Start(); err != nil {
 		return nil, err
@@ -156,6 +166,7 @@ func Run(cfg RunConfig) (*Report, error) {
 	if nem.leader(30*time.Second) < 0 {
 		return nil, errors.New("the cluster elected no leader within 30s")
 	}
+	logf("cluster has a leader after %s", time.Since(setup).Round(time.Millisecond))
 
 	start := time.Now()
 	startMs := start.UnixMilli()
@@ -346,7 +357,11 @@ func Run(cfg RunConfig) (*Report, error) {
 	}
 
 	phaseDone("double-booking and linearizability checks")
-	c.StopAll()
+	for _, i := range c.StopAll() {
+		rep.HungOnStop = append(rep.HungOnStop, c.ID(i))
+		logf("node %s did not exit within %s of SIGTERM; its goroutines are at the end of %s",
+			c.ID(i), StopTimeout, filepath.Join(cfg.Dir, c.ID(i)+".log"))
+	}
 	phaseDone("stopping the nodes")
 	if rep.Failed() || cfg.KeepHistory {
 		if err := writeOps(filepath.Join(cfg.Dir, "history.txt"), ops); err != nil {
@@ -364,7 +379,7 @@ func Run(cfg RunConfig) (*Report, error) {
 // convergeTimeout bounds the wait for every node to reach the same state
 // once the traffic has stopped (normally a few hundred milliseconds, even
 // for a node restarted just before).
-const convergeTimeout = 15 * time.Second
+const convergeTimeout = 10 * time.Second
 
 // holdGrace is how long after a hold's end the cluster has to free it: the
 // leader's ticker writes an entry when a hold falls due.

@@ -25,6 +25,7 @@ const (
 	OpEventDelete
 )
 
+// String returns the kind's request verb.
 func (k OpKind) String() string {
 	return [...]string{"RESERVE", "CANCEL", "STATUS", "HOLD", "EVENT CREATE", "EVENT DELETE"}[k]
 }
@@ -165,6 +166,7 @@ const (
 	MixPart1
 )
 
+// String names the mix.
 func (m Mix) String() string {
 	if m == MixPart1 {
 		return "part1"
