@@ -51,9 +51,6 @@ type FSM struct {
 	// applied or a snapshot restored (published under the lock).
 	format       atomic.Uint32
 	defaultSeats atomic.Uint32
-	// newest is closed once the cluster's format reaches MaxFormat.
-	newest     chan struct{}
-	newestOnce sync.Once
 }
 
 // Errors of the FSM and its read methods.
@@ -75,7 +72,7 @@ var (
 
 // New returns an empty FSM: no events until the Init entry is applied.
 func New(opts Options) *FSM {
-	f := &FSM{opts: opts, st: newState(opts.IDRetention, opts.MinIDs), expiryMoved: make(chan struct{}, 1), newest: make(chan struct{})}
+	f := &FSM{opts: opts, st: newState(opts.IDRetention, opts.MinIDs), expiryMoved: make(chan struct{}, 1)}
 	f.publish()
 	return f
 }
@@ -84,9 +81,6 @@ func New(opts Options) *FSM {
 // for writing).
 func (f *FSM) publish() {
 	f.format.Store(uint32(f.st.format))
-	if f.st.format >= MaxFormat {
-		f.newestOnce.Do(func() { close(f.newest) })
-	}
 	seats := uint32(0)
 	if e := f.st.events[DefaultEvent]; e != nil {
 		seats = e.seats
@@ -150,10 +144,6 @@ func (f *FSM) applyLocked(l *raft.Log) interface{} {
 
 // Format returns the cluster's format version (without taking the lock).
 func (f *FSM) Format() uint8 { return uint8(f.format.Load()) }
-
-// NewestFormat is closed once the cluster's format has reached MaxFormat
-// (check Format as well: a restore may, in theory, go back).
-func (f *FSM) NewestFormat() <-chan struct{} { return f.newest }
 
 // DefaultSeats returns the seat count of the default event, 0 while the
 // cluster is not initialised (without taking the lock).

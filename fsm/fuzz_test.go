@@ -221,7 +221,7 @@ func FuzzRestore(f *testing.F) {
 			requireSameState(t, "after failed restore", dump(p.h.f), before)
 			return
 		}
-		fs := &FSM{opts: fuzzOpts, st: st, expiryMoved: make(chan struct{}, 1), newest: make(chan struct{})}
+		fs := &FSM{opts: fuzzOpts, st: st, expiryMoved: make(chan struct{}, 1)}
 		fs.publish()
 		checkConsistent(t, fs)
 

@@ -21,9 +21,10 @@ type call struct {
 	closeConn bool      // the connection closes after this answer
 	retries   int       // times the call was routed again after a failed attempt
 	waitUntil time.Time // end of this call's leader wait, once it started waiting
-	// formatWaited is set once the call waited for the cluster's format
-	// to reach 2 (a part-3 request on a node still at format 1).
-	formatWaited bool
+	// formatProbed is set once the call waited for this node to ask the
+	// leader which formats it applies (a part-3 request on a node whose
+	// state machine still runs format 1).
+	formatProbed bool
 	done         chan struct{}
 }
 

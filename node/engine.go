@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -10,6 +11,7 @@ import (
 	"github.com/seatd/seatd/cluster"
 	"github.com/seatd/seatd/fsm"
 	"github.com/seatd/seatd/protocol"
+	"github.com/seatd/seatd/transport"
 )
 
 // Internal tuning of the leader's batching. Batches form on completion: a
@@ -67,22 +69,14 @@ func (n *Node) route(c *call) {
 	if hookAnswerLocally(n, c) {
 		return
 	}
-	if !c.req.IsPart1() && n.fsm.Format() < fsm.FormatV2 {
-		// Part 3 needs log format 2. Until every voter runs a build that
-		// applies it, no node serves it — not even by forwarding: a
-		// leader of the older build would answer it by the older rules.
-		// This node may only lag behind the raise (a follower learns of
-		// it a moment after the leader): it waits a little first.
-		if c.formatWaited {
-			c.finish(formatBusy)
-			return
-		}
-		c.formatWaited = true
-		go n.waitForFormat(c)
-		return
-	}
 	if n.raft.State() == raft.Leader {
 		if n.leaderReady() {
+			if !c.req.IsPart1() && n.fsm.Format() < fsm.FormatV2 {
+				// Part 3 needs log format 2, and a ready leader's
+				// state machine knows the cluster's format.
+				c.finish(formatBusy)
+				return
+			}
 			if c.req.Verb.IsWrite() {
 				n.writes <- c
 			} else {
@@ -108,30 +102,80 @@ func (n *Node) route(c *call) {
 		go n.waitAndRoute(c)
 		return
 	}
+	if !c.req.IsPart1() && n.fsm.Format() < fsm.FormatV2 && !n.leaderServesPart3(c, string(addr)) {
+		return
+	}
 	if c.req.Verb.IsWrite() {
 		c.attempted = true
 	}
 	n.forwarder.Send(string(addr), c.connKey, c)
 }
 
-// waitForFormat waits, at most formatWait and never past the call's
-// deadline, for this node to apply the entry that raises the cluster to
-// format 2, then routes the call again.
-func (n *Node) waitForFormat(c *call) {
-	wait := min(formatWait, time.Until(c.deadline))
-	t := time.NewTimer(max(wait, 0))
-	defer t.Stop()
-	select {
-	case <-n.fsm.NewestFormat():
-	case <-t.C:
-	case <-n.stop:
+// leaderServesPart3 decides, for a part-3 request on a follower whose state
+// machine still runs format 1 (it may only lag behind the raise: after a
+// restart a follower can be far behind), whether to forward it. A leader of
+// a build before format 2 would answer it by the older grammar (RESERVE 3,4
+// as an invalid seat, recorded under its id for good), so the follower asks
+// the leader's formats service first (cached): a leader of this build
+// decides itself, by the cluster's format; an older one means ERROR BUSY.
+// It returns false when it answered the call or will route it again.
+func (n *Node) leaderServesPart3(c *call, addr string) bool {
+	newest, known := n.leaderFormats.get(addr)
+	switch {
+	case known && newest >= fsm.FormatV2:
+		return true
+	case known || c.formatProbed:
+		c.finish(formatBusy)
+		return false
 	}
-	n.route(c)
+	c.formatProbed = true
+	go func() {
+		n.leaderFormats.probe(n.dialer, addr)
+		n.route(c)
+	}()
+	return false
 }
 
-// formatWait is how long a part-3 request waits for this node to learn
-// that the cluster's format was raised before it is answered ERROR BUSY.
-const formatWait = time.Second
+// formatCache remembers which log formats the nodes at some addresses apply
+// (what their formats service said), for a while.
+type formatCache struct {
+	mu      sync.Mutex
+	entries map[string]formatEntry
+}
+
+type formatEntry struct {
+	newest int
+	at     time.Time
+}
+
+// formatCacheFor is how long an answer of the formats service is trusted:
+// a node at an address may be upgraded (or rolled back) meanwhile.
+const formatCacheFor = 10 * time.Second
+
+func (fc *formatCache) get(addr string) (int, bool) {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	e, ok := fc.entries[addr]
+	if !ok || time.Since(e.at) > formatCacheFor {
+		return 0, false
+	}
+	return e.newest, true
+}
+
+// probe asks the node at addr and remembers its answer; a node that did not
+// answer is not remembered.
+func (fc *formatCache) probe(d *transport.Dialer, addr string) {
+	newest, err := cluster.ProbeFormats(d, addr, formatProbeTimeout)
+	if err != nil {
+		return
+	}
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	if fc.entries == nil {
+		fc.entries = make(map[string]formatEntry)
+	}
+	fc.entries[addr] = formatEntry{newest: newest, at: time.Now()}
+}
 
 // expire answers a call whose deadline passed: a write that may have been
 // applied gets TIMEOUT (outcome unknown), anything else NO_LEADER.

@@ -33,9 +33,12 @@ type Node struct {
 	mux       *transport.Mux
 	dialer    *transport.Dialer // node-to-node connections (mutual TLS when configured)
 	forwarder *cluster.Forwarder
-	fwdServer *cluster.Server
-	clientLn  net.Listener
-	pprofSrv  *http.Server
+	// leaderFormats caches what leaders' formats services said, for
+	// part-3 requests on a follower that lags behind the format raise.
+	leaderFormats formatCache
+	fwdServer     *cluster.Server
+	clientLn      net.Listener
+	pprofSrv      *http.Server
 
 	// readyTerm is the term in which this node, as leader, has applied
 	// every entry committed before its term began (0: not ready). Reads
