@@ -172,6 +172,9 @@ func (c *capturedState) encode(w *bufio.Writer) error {
 // the default event alone, no holds, no history, part-1 results. A cluster
 // at format 1 always is (no format-2 entry is written before the raise).
 func (c *capturedState) fitsV1() bool {
+	if c.nextEventID != 1 { // an event was created once: version 1 cannot say so
+		return false
+	}
 	for i := range c.events {
 		ev := &c.events[i]
 		if ev.name != DefaultEvent || ev.held > 0 || ev.sawHold {
