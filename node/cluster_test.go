@@ -231,48 +231,41 @@ func TestWriteThroughFollowerIsReplicated(t *testing.T) {
 
 func TestProtocolAnswersOnEveryNode(t *testing.T) {
 	tc := newTestCluster(t, 3, 5, nil)
-	leader := tc.waitForLeader()
-	for i := range tc.nodes {
-		role := "follower"
-		if i == leader {
-			role = "leader"
+	tc.onEveryNode(t, func(t *testing.T, i, leader int) {
+		seat := i + 1
+		c := tc.line(t, i)
+		steps := []struct{ req, want string }{
+			{fmt.Sprintf("STATUS %d", seat), "FREE"},
+			{fmt.Sprintf("reserve %d", seat), "SUCCESS"},
+			{fmt.Sprintf("STATUS %d", seat), "BOOKED"},
+			{fmt.Sprintf("RESERVE %d", seat), "FAILED_ALREADY_BOOKED"},
+			{fmt.Sprintf("RESERVE %d bob", seat), "FAILED_ALREADY_BOOKED"},
+			{fmt.Sprintf("CANCEL %d bob", seat), "FAILED_NOT_HOLDER"},
+			{fmt.Sprintf("CANCEL %d", seat), "SUCCESS"},
+			{fmt.Sprintf("CANCEL %d", seat), "FAILED_NOT_BOOKED"},
+			{fmt.Sprintf("RESERVE\t%d  bob", seat), "SUCCESS"},
+			{fmt.Sprintf("RESERVE %d bob", seat), "SUCCESS"},
+			{fmt.Sprintf("STATUS %d", seat), "BOOKED bob"},
+			{fmt.Sprintf("CANCEL %d bob\r", seat), "SUCCESS"},
+			{"RESERVE 6", "FAILED_INVALID_SEAT"},
+			{"RESERVE 0 id=z" + fmt.Sprint(i), "FAILED_INVALID_SEAT"},
+			{"CANCEL abc", "FAILED_INVALID_SEAT"},
+			{"STATUS -1", "FAILED_INVALID_SEAT"},
+			{"STATUS 1.5", "FAILED_INVALID_SEAT"},
+			{"RESERVE", "INVALID_COMMAND"},
+			{"RESERVE 1 bad$holder", "INVALID_COMMAND"},
+			{"RESERVE 1 alice id=", "INVALID_COMMAND"},
+			{"STATUS 1 2", "INVALID_COMMAND"},
+			{"LEADER now", "INVALID_COMMAND"},
+			{"BOOK 1", "INVALID_COMMAND"},
+			{"LEADER", "LEADER " + tc.cfgs[leader].ID},
 		}
-		t.Run(role+fmt.Sprint(i), func(t *testing.T) {
-			seat := i + 1
-			c := tc.line(t, i)
-			steps := []struct{ req, want string }{
-				{fmt.Sprintf("STATUS %d", seat), "FREE"},
-				{fmt.Sprintf("reserve %d", seat), "SUCCESS"},
-				{fmt.Sprintf("STATUS %d", seat), "BOOKED"},
-				{fmt.Sprintf("RESERVE %d", seat), "FAILED_ALREADY_BOOKED"},
-				{fmt.Sprintf("RESERVE %d bob", seat), "FAILED_ALREADY_BOOKED"},
-				{fmt.Sprintf("CANCEL %d bob", seat), "FAILED_NOT_HOLDER"},
-				{fmt.Sprintf("CANCEL %d", seat), "SUCCESS"},
-				{fmt.Sprintf("CANCEL %d", seat), "FAILED_NOT_BOOKED"},
-				{fmt.Sprintf("RESERVE\t%d  bob", seat), "SUCCESS"},
-				{fmt.Sprintf("RESERVE %d bob", seat), "SUCCESS"},
-				{fmt.Sprintf("STATUS %d", seat), "BOOKED bob"},
-				{fmt.Sprintf("CANCEL %d bob\r", seat), "SUCCESS"},
-				{"RESERVE 6", "FAILED_INVALID_SEAT"},
-				{"RESERVE 0 id=z" + fmt.Sprint(i), "FAILED_INVALID_SEAT"},
-				{"CANCEL abc", "FAILED_INVALID_SEAT"},
-				{"STATUS -1", "FAILED_INVALID_SEAT"},
-				{"STATUS 1.5", "FAILED_INVALID_SEAT"},
-				{"RESERVE", "INVALID_COMMAND"},
-				{"RESERVE 1 bad$holder", "INVALID_COMMAND"},
-				{"RESERVE 1 alice id=", "INVALID_COMMAND"},
-				{"STATUS 1 2", "INVALID_COMMAND"},
-				{"LEADER now", "INVALID_COMMAND"},
-				{"BOOK 1", "INVALID_COMMAND"},
-				{"LEADER", "LEADER " + tc.cfgs[leader].ID},
+		for _, s := range steps {
+			if got := c.Do(t, s.req); got != s.want {
+				t.Errorf("%q = %q, want %q", s.req, got, s.want)
 			}
-			for _, s := range steps {
-				if got := c.Do(t, s.req); got != s.want {
-					t.Errorf("%q = %q, want %q", s.req, got, s.want)
-				}
-			}
-		})
-	}
+		}
+	})
 	got := tc.line(t, 0).Do(t, "STATUS")
 	if got != "SEATS 5 FREE 5 BOOKED 0" {
 		t.Errorf("STATUS = %q", got)
@@ -557,5 +550,20 @@ func TestWALLogStoreSurvivesRestart(t *testing.T) {
 	cfg.Logger = nil
 	if _, err := New(cfg); err == nil || !errors.Is(err, ErrConfig) {
 		t.Fatalf("opening a wal data dir with --log-store boltdb: err = %v, want ErrConfig", err)
+	}
+}
+
+// onEveryNode runs fn as a subtest once per node, named after the node's
+// index and role; fn also gets the index of the node that led when the test
+// started.
+func (tc *testCluster) onEveryNode(t *testing.T, fn func(t *testing.T, i, leader int)) {
+	t.Helper()
+	leader := tc.waitForLeader()
+	for i := range tc.nodes {
+		role := "follower"
+		if i == leader {
+			role = "leader"
+		}
+		t.Run(role+fmt.Sprint(i), func(t *testing.T) { fn(t, i, leader) })
 	}
 }

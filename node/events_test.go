@@ -26,70 +26,63 @@ import (
 // and through each follower.
 func TestPart3AnswersOnEveryNode(t *testing.T) {
 	tc := newTestCluster(t, 3, 5, nil)
-	leader := tc.waitForLeader()
-	for i := range tc.nodes {
-		role := "follower"
-		if i == leader {
-			role = "leader"
+	tc.onEveryNode(t, func(t *testing.T, i, leader int) {
+		ev := fmt.Sprintf("gala-%d", i)
+		c := tc.line(t, i)
+		steps := []struct{ req, want string }{
+			{"EVENT CREATE " + ev + " 20", "SUCCESS"},
+			{"EVENT CREATE " + ev + " 7", "FAILED_EXISTS"},
+			{"event create default 5", "FAILED_EXISTS"},
+			{"STATUS event=" + ev, "SEATS 20 FREE 20 BOOKED 0"},
+			{"RESERVE 3,4 alice event=" + ev, "SUCCESS"},
+			{"RESERVE 4-6 bob event=" + ev, "FAILED_ALREADY_BOOKED 4"},
+			{"STATUS 5 event=" + ev, "FREE"},
+			{"RESERVE 10-13 bob event=" + ev, "SUCCESS"},
+			{"RESERVE 19-21 bob event=" + ev, "FAILED_INVALID_SEAT 21"},
+			{"RESERVE 0,1 bob event=" + ev, "FAILED_INVALID_SEAT 0"},
+			{"RESERVE 25 bob event=" + ev, "FAILED_INVALID_SEAT"},
+			{"CANCEL 3,10 alice event=" + ev, "FAILED_NOT_HOLDER 10"},
+			{"CANCEL 3,7 alice event=" + ev, "FAILED_NOT_BOOKED 7"},
+			{"CANCEL 3,4 alice event=" + ev, "SUCCESS"},
+			{"STATUS event=" + ev, "SEATS 20 FREE 16 BOOKED 4"},
+			{"HOLD 1,2 carol event=" + ev + " ttl=600", "HELD *"},
+			{"STATUS 1 event=" + ev, "HELD carol *"},
+			{"STATUS event=" + ev, "SEATS 20 FREE 14 BOOKED 4 HELD 2"},
+			{"HOLD 2,3 dave event=" + ev, "FAILED_ALREADY_BOOKED 2"},
+			{"RESERVE 1 dave event=" + ev, "FAILED_ALREADY_BOOKED"},
+			{"CANCEL 1 dave event=" + ev, "FAILED_NOT_HOLDER"},
+			{"RESERVE 1 carol event=" + ev, "SUCCESS"},
+			{"CANCEL 2 carol event=" + ev, "SUCCESS"},
+			{"STATUS event=" + ev, "SEATS 20 FREE 15 BOOKED 5 HELD 0"},
+			{"HISTORY 1 event=" + ev, "HISTORY 2 HOLD,carol,* CONFIRM,carol,*"},
+			{"HISTORY 2 event=" + ev, "HISTORY 2 HOLD,carol,* RELEASE,carol,*"},
+			{"HISTORY 9 event=" + ev, "HISTORY 0"},
+			{"HISTORY 21 event=" + ev, "FAILED_INVALID_SEAT"},
+			{"HOLD 5 erin", "HELD *"},
+			{"STATUS", "SEATS 5 FREE * BOOKED * HELD *"},
+			{"HOLD 5", "INVALID_COMMAND"},
+			{"HOLD 5 erin ttl=0", "INVALID_COMMAND"},
+			{"HOLD 5 erin ttl=3601", "INVALID_COMMAND"},
+			{"RESERVE 1-101 x event=" + ev, "INVALID_COMMAND"},
+			{"RESERVE 1 x event=bad@name", "INVALID_COMMAND"},
+			{"EVENT DELETE default", "INVALID_COMMAND"},
+			{"EVENT LIST", "EVENTS *" + ev + "*"},
+			{"EVENT DELETE " + ev, "SUCCESS"},
+			{"EVENT DELETE " + ev, "FAILED_NO_EVENT"},
+			{"STATUS 1 event=" + ev, "FAILED_NO_EVENT"},
+			{"STATUS event=" + ev, "FAILED_NO_EVENT"},
+			{"HISTORY 1 event=" + ev, "FAILED_NO_EVENT"},
+			{"RESERVE 1 x event=" + ev, "FAILED_NO_EVENT"},
+			{"EVENT CREATE " + ev + " 3", "SUCCESS"},
+			{"STATUS event=" + ev, "SEATS 3 FREE 3 BOOKED 0"},
+			{"HISTORY 1 event=" + ev, "HISTORY 0"},
 		}
-		t.Run(role+fmt.Sprint(i), func(t *testing.T) {
-			ev := fmt.Sprintf("gala-%d", i)
-			c := tc.line(t, i)
-			steps := []struct{ req, want string }{
-				{"EVENT CREATE " + ev + " 20", "SUCCESS"},
-				{"EVENT CREATE " + ev + " 7", "FAILED_EXISTS"},
-				{"event create default 5", "FAILED_EXISTS"},
-				{"STATUS event=" + ev, "SEATS 20 FREE 20 BOOKED 0"},
-				{"RESERVE 3,4 alice event=" + ev, "SUCCESS"},
-				{"RESERVE 4-6 bob event=" + ev, "FAILED_ALREADY_BOOKED 4"},
-				{"STATUS 5 event=" + ev, "FREE"},
-				{"RESERVE 10-13 bob event=" + ev, "SUCCESS"},
-				{"RESERVE 19-21 bob event=" + ev, "FAILED_INVALID_SEAT 21"},
-				{"RESERVE 0,1 bob event=" + ev, "FAILED_INVALID_SEAT 0"},
-				{"RESERVE 25 bob event=" + ev, "FAILED_INVALID_SEAT"},
-				{"CANCEL 3,10 alice event=" + ev, "FAILED_NOT_HOLDER 10"},
-				{"CANCEL 3,7 alice event=" + ev, "FAILED_NOT_BOOKED 7"},
-				{"CANCEL 3,4 alice event=" + ev, "SUCCESS"},
-				{"STATUS event=" + ev, "SEATS 20 FREE 16 BOOKED 4"},
-				{"HOLD 1,2 carol event=" + ev + " ttl=600", "HELD *"},
-				{"STATUS 1 event=" + ev, "HELD carol *"},
-				{"STATUS event=" + ev, "SEATS 20 FREE 14 BOOKED 4 HELD 2"},
-				{"HOLD 2,3 dave event=" + ev, "FAILED_ALREADY_BOOKED 2"},
-				{"RESERVE 1 dave event=" + ev, "FAILED_ALREADY_BOOKED"},
-				{"CANCEL 1 dave event=" + ev, "FAILED_NOT_HOLDER"},
-				{"RESERVE 1 carol event=" + ev, "SUCCESS"},
-				{"CANCEL 2 carol event=" + ev, "SUCCESS"},
-				{"STATUS event=" + ev, "SEATS 20 FREE 15 BOOKED 5 HELD 0"},
-				{"HISTORY 1 event=" + ev, "HISTORY 2 HOLD,carol,* CONFIRM,carol,*"},
-				{"HISTORY 2 event=" + ev, "HISTORY 2 HOLD,carol,* RELEASE,carol,*"},
-				{"HISTORY 9 event=" + ev, "HISTORY 0"},
-				{"HISTORY 21 event=" + ev, "FAILED_INVALID_SEAT"},
-				{"HOLD 5 erin", "HELD *"},
-				{"STATUS", "SEATS 5 FREE * BOOKED * HELD *"},
-				{"HOLD 5", "INVALID_COMMAND"},
-				{"HOLD 5 erin ttl=0", "INVALID_COMMAND"},
-				{"HOLD 5 erin ttl=3601", "INVALID_COMMAND"},
-				{"RESERVE 1-101 x event=" + ev, "INVALID_COMMAND"},
-				{"RESERVE 1 x event=bad@name", "INVALID_COMMAND"},
-				{"EVENT DELETE default", "INVALID_COMMAND"},
-				{"EVENT LIST", "EVENTS *" + ev + "*"},
-				{"EVENT DELETE " + ev, "SUCCESS"},
-				{"EVENT DELETE " + ev, "FAILED_NO_EVENT"},
-				{"STATUS 1 event=" + ev, "FAILED_NO_EVENT"},
-				{"STATUS event=" + ev, "FAILED_NO_EVENT"},
-				{"HISTORY 1 event=" + ev, "FAILED_NO_EVENT"},
-				{"RESERVE 1 x event=" + ev, "FAILED_NO_EVENT"},
-				{"EVENT CREATE " + ev + " 3", "SUCCESS"},
-				{"STATUS event=" + ev, "SEATS 3 FREE 3 BOOKED 0"},
-				{"HISTORY 1 event=" + ev, "HISTORY 0"},
+		for _, s := range steps {
+			if got := c.Do(t, s.req); !matchAnswer(got, s.want) {
+				t.Errorf("%q = %q, want %q", s.req, got, s.want)
 			}
-			for _, s := range steps {
-				if got := c.Do(t, s.req); !matchAnswer(got, s.want) {
-					t.Errorf("%q = %q, want %q", s.req, got, s.want)
-				}
-			}
-		})
-	}
+		}
+	})
 	names := strings.Fields(tc.line(t, 0).Do(t, "EVENT LIST"))
 	want := []string{"EVENTS", "default", "gala-0", "gala-1", "gala-2"}
 	if strings.Join(names, " ") != strings.Join(want, " ") {

@@ -1578,57 +1578,28 @@ func TestParseListAllocs(t *testing.T) {
 
 var benchReq Request
 
+// BenchmarkParse parses one request of each shape: a part-1 RESERVE with
+// holder and id, a STATUS, a list of four seats (which allocates its slice,
+// see TestParseListAllocs) and a HOLD of a range with every option.
 func BenchmarkParse(b *testing.B) {
-	line := []byte("RESERVE 12345 alice id=0123456789abcdef")
-	b.ReportAllocs()
-	b.SetBytes(int64(len(line)))
-	for b.Loop() {
-		req, err := Parse(line)
-		if err != nil {
-			b.Fatal(err)
-		}
-		benchReq = req
-	}
-}
-
-func BenchmarkParseStatus(b *testing.B) {
-	line := []byte("STATUS 3")
-	b.ReportAllocs()
-	b.SetBytes(int64(len(line)))
-	for b.Loop() {
-		req, err := Parse(line)
-		if err != nil {
-			b.Fatal(err)
-		}
-		benchReq = req
-	}
-}
-
-// BenchmarkParseList parses a request of four seats, which allocates its
-// slice (see TestParseListAllocs).
-func BenchmarkParseList(b *testing.B) {
-	line := []byte("RESERVE 3,4,9,12 alice id=0123456789abcdef")
-	b.ReportAllocs()
-	b.SetBytes(int64(len(line)))
-	for b.Loop() {
-		req, err := Parse(line)
-		if err != nil {
-			b.Fatal(err)
-		}
-		benchReq = req
-	}
-}
-
-func BenchmarkParseHold(b *testing.B) {
-	line := []byte("HOLD 10-19 alice ttl=60 event=gala id=0123456789abcdef")
-	b.ReportAllocs()
-	b.SetBytes(int64(len(line)))
-	for b.Loop() {
-		req, err := Parse(line)
-		if err != nil {
-			b.Fatal(err)
-		}
-		benchReq = req
+	for _, bc := range []struct{ name, line string }{
+		{"reserve", "RESERVE 12345 alice id=0123456789abcdef"},
+		{"status", "STATUS 3"},
+		{"list", "RESERVE 3,4,9,12 alice id=0123456789abcdef"},
+		{"hold", "HOLD 10-19 alice ttl=60 event=gala id=0123456789abcdef"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			line := []byte(bc.line)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(line)))
+			for b.Loop() {
+				req, err := Parse(line)
+				if err != nil {
+					b.Fatal(err)
+				}
+				benchReq = req
+			}
+		})
 	}
 }
 
