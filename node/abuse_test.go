@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/seatd/seatd/internal/testutil"
+	"github.com/seatd/seatd/replica"
 	"github.com/seatd/seatd/transport"
 )
 
@@ -31,7 +32,7 @@ func TestRoguePeerCannotJoinVoteOrForward(t *testing.T) {
 	tc := newTestCluster(t, 3, 5, pki.secure)
 	leader := tc.waitForLeader()
 	leaderID := tc.cfgs[leader].ID
-	term0 := tc.nodes[leader].raft.CurrentTerm()
+	term0 := tc.nodes[leader].rep.Raft().CurrentTerm()
 	f := tc.followers()[0]
 
 	// The rogue node: a node certificate from an unrelated CA.
@@ -67,7 +68,7 @@ func TestRoguePeerCannotJoinVoteOrForward(t *testing.T) {
 		t.Fatalf("close rogue: %v", err)
 	}
 	highTerm := term0 + 1000
-	store, err := openLogStore(cfg.LogStore, cfg.DataDir)
+	store, err := replica.OpenLogStore(cfg.LogStore, cfg.DataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestRoguePeerCannotJoinVoteOrForward(t *testing.T) {
 		t.Fatalf("restart rogue: %v", err)
 	}
 	t.Cleanup(func() { rn.Close() })
-	if got := rn.raft.CurrentTerm(); got < highTerm {
+	if got := rn.rep.Raft().CurrentTerm(); got < highTerm {
 		t.Fatalf("rogue resumed with term %d, want at least %d", got, highTerm)
 	}
 
@@ -104,7 +105,7 @@ func TestRoguePeerCannotJoinVoteOrForward(t *testing.T) {
 		if rn.IsLeader() {
 			t.Fatal("the rogue node became leader")
 		}
-		if rn.raft.State() == raft.Candidate {
+		if rn.rep.Raft().State() == raft.Candidate {
 			sawCandidate = true
 		}
 		for i, n := range tc.nodes {
@@ -115,7 +116,7 @@ func TestRoguePeerCannotJoinVoteOrForward(t *testing.T) {
 		if !tc.nodes[leader].IsLeader() {
 			t.Fatalf("%s lost leadership while the rogue ran", leaderID)
 		}
-		if got := tc.nodes[leader].raft.CurrentTerm(); got != term0 {
+		if got := tc.nodes[leader].rep.Raft().CurrentTerm(); got != term0 {
 			t.Fatalf("leader term moved from %d to %d while the rogue ran", term0, got)
 		}
 		if got := honest.Do(t, "RESERVE 1"); got != "SUCCESS" {
@@ -129,23 +130,23 @@ func TestRoguePeerCannotJoinVoteOrForward(t *testing.T) {
 	// The rogue really campaigned (pre-vote keeps it a candidate without
 	// raising its term further).
 	testutil.WaitFor(t, 10*time.Second, "the rogue to campaign", func() bool {
-		sawCandidate = sawCandidate || rn.raft.State() == raft.Candidate
+		sawCandidate = sawCandidate || rn.rep.Raft().State() == raft.Candidate
 		return sawCandidate
 	})
 	if rn.IsLeader() {
 		t.Fatal("the rogue node became leader")
 	}
-	if !tc.nodes[leader].IsLeader() || tc.nodes[leader].raft.CurrentTerm() != term0 {
+	if !tc.nodes[leader].IsLeader() || tc.nodes[leader].rep.Raft().CurrentTerm() != term0 {
 		t.Fatalf("after the rogue: %s leader=%v term=%d, want leader at term %d",
-			leaderID, tc.nodes[leader].IsLeader(), tc.nodes[leader].raft.CurrentTerm(), term0)
+			leaderID, tc.nodes[leader].IsLeader(), tc.nodes[leader].rep.Raft().CurrentTerm(), term0)
 	}
 	for i, n := range tc.nodes {
-		if n.raft.CurrentTerm() >= highTerm || n.LeaderID() != leaderID {
-			t.Fatalf("%s: term %d leader %q after the rogue", tc.cfgs[i].ID, n.raft.CurrentTerm(), n.LeaderID())
+		if n.rep.Raft().CurrentTerm() >= highTerm || n.LeaderID() != leaderID {
+			t.Fatalf("%s: term %d leader %q after the rogue", tc.cfgs[i].ID, n.rep.Raft().CurrentTerm(), n.LeaderID())
 		}
 	}
 	t.Logf("rogue ran 3s: %d writes succeeded; leader %s kept term %d; rogue term %d state %s",
-		writes, leaderID, term0, rn.raft.CurrentTerm(), rn.raft.State())
+		writes, leaderID, term0, rn.rep.Raft().CurrentTerm(), rn.rep.Raft().State())
 
 	// (c) A raw TLS connection with the rogue node certificate cannot
 	// forward a write.

@@ -55,3 +55,19 @@ func (c *call) AppendLine(dst []byte) []byte { return protocol.AppendLine(dst, c
 func (c *call) Forwarded(resp string, err error) {
 	c.n.forwardedAnswer(c, resp, err)
 }
+
+// Request implements replica.Call.
+func (c *call) Request() *protocol.Request { return &c.req }
+
+// Finish implements replica.Call.
+func (c *call) Finish(resp string) { c.finish(resp) }
+
+// SetAttempted implements replica.Call.
+func (c *call) SetAttempted(attempted bool) { c.attempted = attempted }
+
+// Reroute implements replica.Call: the call is routed again on its own
+// goroutine (route may queue to the batcher that handed it back).
+func (c *call) Reroute() { go c.n.route(c) }
+
+// Retry implements replica.Call: the call is routed again after a backoff.
+func (c *call) Retry() { c.n.retry(c) }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/seatd/seatd/fsm"
 	"github.com/seatd/seatd/internal/testutil"
+	"github.com/seatd/seatd/replica"
 )
 
 // testCluster is a set of in-process nodes on real loopback sockets.
@@ -153,7 +154,7 @@ func (tc *testCluster) waitForLeader() int {
 	testutil.WaitFor(tc.t, 15*time.Second, "a ready leader", func() bool {
 		leader = -1
 		for i, n := range tc.nodes {
-			if n != nil && n.leaderReady() {
+			if n != nil && n.replica.LeaderReady() {
 				if leader >= 0 {
 					return false
 				}
@@ -528,7 +529,7 @@ func TestRestartResumesWithoutBootstrap(t *testing.T) {
 }
 
 func TestWALLogStoreSurvivesRestart(t *testing.T) {
-	tc := newTestCluster(t, 3, 5, func(c *Config) { c.LogStore = LogStoreWAL })
+	tc := newTestCluster(t, 3, 5, func(c *Config) { c.LogStore = replica.LogStoreWAL })
 	c := tc.line(t, tc.followers()[0])
 	if got := c.Do(t, "RESERVE 2 wal id=w-1"); got != "SUCCESS" {
 		t.Fatalf("RESERVE with the wal store = %q", got)
@@ -544,7 +545,7 @@ func TestWALLogStoreSurvivesRestart(t *testing.T) {
 	// A data directory keeps the store it was created with.
 	cfg := tc.cfgs[0]
 	tc.stop(0)
-	cfg.LogStore = LogStoreBolt
+	cfg.LogStore = replica.LogStoreBolt
 	cfg.RaftListener, cfg.ClientListener = nil, nil
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Logger = nil

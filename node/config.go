@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/seatd/seatd/replica"
 )
 
 // Peer is one initial member of the cluster.
@@ -26,7 +28,7 @@ type Config struct {
 	// defaults to Raft and must not be a wildcard address.
 	RaftAdvertise string
 	DataDir       string
-	// LogStore is LogStoreBolt (default) or LogStoreWAL.
+	// LogStore is replica.LogStoreBolt (default) or replica.LogStoreWAL.
 	LogStore string
 	// Peers are the initial members, this node included. Used only when
 	// DataDir holds no Raft state; empty means a one-node cluster.
@@ -97,7 +99,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Seats:              5,
-		LogStore:           LogStoreBolt,
+		LogStore:           replica.LogStoreBolt,
 		HeartbeatTimeout:   500 * time.Millisecond,
 		ElectionTimeout:    500 * time.Millisecond,
 		LeaderLeaseTimeout: 500 * time.Millisecond,
@@ -150,10 +152,10 @@ func (c *Config) Validate() error {
 		return bad("raft address %q is not one other nodes can dial; give a concrete host", c.RaftAdvertise)
 	}
 	if c.LogStore == "" {
-		c.LogStore = LogStoreBolt
+		c.LogStore = replica.LogStoreBolt
 	}
-	if c.LogStore != LogStoreBolt && c.LogStore != LogStoreWAL {
-		return bad("--log-store must be %q or %q, not %q", LogStoreBolt, LogStoreWAL, c.LogStore)
+	if c.LogStore != replica.LogStoreBolt && c.LogStore != replica.LogStoreWAL {
+		return bad("--log-store must be %q or %q, not %q", replica.LogStoreBolt, replica.LogStoreWAL, c.LogStore)
 	}
 	if c.Seats < 1 || c.Seats > 1_000_000 {
 		return bad("--seats must be from 1 to 1000000, not %d", c.Seats)

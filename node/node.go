@@ -7,29 +7,29 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/raft"
 
 	"github.com/seatd/seatd/cluster"
 	"github.com/seatd/seatd/fsm"
+	"github.com/seatd/seatd/replica"
 	"github.com/seatd/seatd/transport"
 )
 
-// Node is one running seatd node.
+// Node is one running seatd node: the client server and the node-to-node
+// port around one replica.
 type Node struct {
 	cfg    Config
 	logger hclog.Logger
 
-	fsm       *fsm.FSM
-	raft      *raft.Raft
-	store     logStore
-	netTrans  *raft.NetworkTransport
-	stream    *transport.StreamLayer // Raft connections, tracked so shutdown can wait for their handlers
+	// replica is the Raft group this node serves; routing reaches it only
+	// through the Replica interface (rep is the same value, for opening,
+	// closing and the accessors tests use).
+	replica   Replica
+	rep       *replica.Replica
 	mux       *transport.Mux
 	dialer    *transport.Dialer // node-to-node connections (mutual TLS when configured)
 	forwarder *cluster.Forwarder
@@ -40,15 +40,6 @@ type Node struct {
 	clientLn      net.Listener
 	pprofSrv      *http.Server
 
-	// readyTerm is the term in which this node, as leader, has applied
-	// every entry committed before its term began (0: not ready). Reads
-	// and writes on the leader wait for it.
-	readyTerm atomic.Uint64
-
-	writes chan *call    // to the write batcher (leader only)
-	reads  chan *call    // to the read batcher (leader only)
-	tick   chan struct{} // asks the write batcher for a tick entry (leader only)
-
 	connSeq     atomic.Uint64 // numbers client connections
 	clientConns atomic.Int64  // client connections open now (--max-conns)
 	refusing    atomic.Int64  // connections being answered ERROR BUSY
@@ -56,13 +47,35 @@ type Node struct {
 	closing     atomic.Bool    // set first thing in Close: new requests get SHUTTING_DOWN
 	stop        chan struct{}  // closed by Close: background goroutines return
 	inflight    atomic.Int64   // requests read but not yet answered
-	changes     changeSignal   // wakes requests waiting for a leader
-	bg          sync.WaitGroup // batchers, leadership watcher, accept loop
+	bg          sync.WaitGroup // accept loop
 	connsMu     sync.Mutex
 	conns       map[net.Conn]struct{}
 	connsWG     sync.WaitGroup
 	closeOnce   sync.Once
 	closeErr    error
+}
+
+// Replica is what the node needs of the Raft group it serves (package
+// replica provides it): where the leader is, whether this node may serve
+// as leader, and the leader's batchers.
+type Replica interface {
+	// Write and Read queue a call on the leader's batchers; only while
+	// LeaderReady reports true.
+	Write(c replica.Call)
+	Read(c replica.Call)
+	// IsLeader reports whether this replica leads (ready or not yet).
+	IsLeader() bool
+	// LeaderReady reports whether it leads and may serve.
+	LeaderReady() bool
+	// Leader is the node-to-node address and id of the known leader, or
+	// two empty strings.
+	Leader() (addr, id string)
+	// Changed returns a channel closed at the next leadership change.
+	Changed() <-chan struct{}
+	// Format is the log format of the local state machine, DefaultSeats
+	// the default event's seat count there (0 before it exists).
+	Format() uint8
+	DefaultSeats() uint32
 }
 
 // Errors returned by New.
@@ -79,10 +92,6 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg:    cfg,
 		logger: cfg.Logger,
-		fsm:    fsm.New(fsm.DefaultOptions()),
-		writes: make(chan *call, 1<<16),
-		reads:  make(chan *call, 1<<16),
-		tick:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 		conns:  make(map[net.Conn]struct{}),
 	}
@@ -96,26 +105,7 @@ func New(cfg Config) (*Node, error) {
 
 func (n *Node) open() error {
 	cfg := &n.cfg
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data directory: %w", err)
-	}
-	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("restrict data directory: %w", err)
-	}
-	store, err := openLogStore(cfg.LogStore, cfg.DataDir)
-	if err != nil {
-		return err
-	}
-	if cfg.LogStore == LogStoreWAL {
-		n.logger.Warn("--log-store wal: raft-wal v0.4.0 cannot reopen a log whose tail Raft truncated after a leader change " +
-			"(hashicorp/raft-wal#31, fixed after that release): such a node panics at its next start; boltdb does not have this bug")
-	}
-	n.store = store
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, n.logger.Named("snapshots"))
-	if err != nil {
-		return fmt.Errorf("open snapshot store: %w", err)
-	}
-
+	var err error
 	raftLn := cfg.RaftListener
 	if raftLn == nil {
 		if raftLn, err = net.Listen("tcp", cfg.Raft); err != nil {
@@ -143,78 +133,37 @@ func (n *Node) open() error {
 	}
 	n.mux = transport.NewMux(raftLn, advertise, n.logger)
 	stream := transport.NewStreamLayer(n.mux, dialer)
-	n.stream = stream
 	fwdLn := n.mux.Listen(transport.HeaderForward)
-	inspectLn := n.mux.Listen(transport.HeaderInspect)
-	formatsLn := n.mux.Listen(transport.HeaderFormats)
-	n.netTrans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  stream,
-		MaxPool: 3,
-		// No pipelined replication. hashicorp/raft v1.7.3's pipeline can
-		// deadlock after a follower answers Success=false: a replication
-		// goroutine stays parked, the follower gets heartbeats but no
-		// entries, and raft.Shutdown never returns (the robustness suite
-		// saw nodes ignore SIGTERM; grafana/pyroscope#5518 describes the
-		// same deadlock and this fix). With one log entry in flight at a
-		// time there is little to pipeline: distinct writes at 64 clients
-		// measured 11.3-14.8k/s without it, 11.6-13.5k/s with it.
-		MaxRPCsInFlight: 1,
-		Timeout:         10 * time.Second,
-		Logger:          n.logger.Named("raft-net"),
+	rep, err := replica.Open(replica.Config{
+		ID:                 cfg.ID,
+		Advertise:          cfg.RaftAdvertise,
+		DataDir:            cfg.DataDir,
+		LogStore:           cfg.LogStore,
+		Peers:              replicaPeers(cfg.Peers),
+		Seats:              cfg.Seats,
+		HeartbeatTimeout:   cfg.HeartbeatTimeout,
+		ElectionTimeout:    cfg.ElectionTimeout,
+		LeaderLeaseTimeout: cfg.LeaderLeaseTimeout,
+		SnapshotThreshold:  cfg.SnapshotThreshold,
+		SnapshotInterval:   cfg.SnapshotInterval,
+		TrailingLogs:       cfg.TrailingLogs,
+		ApplyTimeout:       cfg.RequestTimeout,
+		Stream:             stream,
+		Dialer:             dialer,
+		InspectListener:    n.mux.Listen(transport.HeaderInspect),
+		FormatsListener:    n.mux.Listen(transport.HeaderFormats),
+		Logger:             n.logger,
 	})
-
-	rc := raft.DefaultConfig()
-	rc.LocalID = raft.ServerID(cfg.ID)
-	rc.Logger = n.logger.Named("raft")
-	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
-	rc.ElectionTimeout = cfg.ElectionTimeout
-	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
-	rc.CommitTimeout = 20 * time.Millisecond
-	rc.SnapshotThreshold = cfg.SnapshotThreshold
-	rc.SnapshotInterval = cfg.SnapshotInterval
-	rc.TrailingLogs = cfg.TrailingLogs
-	rc.MaxAppendEntries = 256
-	rc.BatchApplyCh = true
-	notify := make(chan bool, 16)
-	rc.NotifyCh = notify
-
-	hasState, err := raft.HasExistingState(store, store, snaps)
 	if err != nil {
-		return fmt.Errorf("inspect raft state: %w", err)
-	}
-	logs, err := raft.NewLogCache(512, store)
-	if err != nil {
-		return fmt.Errorf("create log cache: %w", err)
-	}
-	r, err := raft.NewRaft(rc, n.fsm, logs, store, snaps, n.netTrans)
-	if err != nil {
-		return fmt.Errorf("start raft: %w", err)
-	}
-	n.raft = r
-	observations := make(chan raft.Observation, 16)
-	r.RegisterObserver(raft.NewObserver(observations, false, func(o *raft.Observation) bool {
-		switch o.Data.(type) {
-		case raft.LeaderObservation, raft.RaftState:
-			return true
+		if errors.Is(err, replica.ErrConfig) {
+			return fmt.Errorf("%w: %w", ErrConfig, err)
 		}
-		return false
-	}))
-	if hasState {
-		n.logger.Info("resuming existing cluster state", "data", cfg.DataDir)
-	} else {
-		peers := cfg.Peers
-		if len(peers) == 0 {
-			peers = []Peer{{ID: cfg.ID, Addr: cfg.RaftAdvertise}}
+		if errors.Is(err, replica.ErrBootstrap) {
+			return fmt.Errorf("%w: %w", ErrBootstrap, err)
 		}
-		var servers []raft.Server
-		for _, p := range peers {
-			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr)})
-		}
-		if err := r.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil {
-			return fmt.Errorf("%w: %v", ErrBootstrap, err)
-		}
-		n.logger.Info("bootstrapped new cluster", "members", len(servers), "seats", cfg.Seats)
+		return err
 	}
+	n.rep, n.replica = rep, rep
 
 	n.forwarder = cluster.NewForwarder(cluster.ForwarderConfig{
 		Dialer:        dialer,
@@ -246,17 +195,7 @@ func (n *Node) open() error {
 	}
 	n.mux.Start()
 	n.fwdServer.Start()
-	n.bg.Add(8)
-	go n.serveInspect(inspectLn)
-	go func() {
-		defer n.bg.Done()
-		cluster.ServeFormats(formatsLn, fsm.FormatV1, fsm.MaxFormat, n.logger)
-	}()
-	go n.runLeaderTimers()
-	go n.relayObservations(observations)
-	go n.watchLeadership(notify)
-	go n.runWriteBatcher()
-	go n.runReadBatcher()
+	n.bg.Add(1)
 	go n.acceptClients()
 	if cfg.TLSClientCA != "" && cfg.PeerCert == "" {
 		n.logger.Warn("client identities are enforced but the node-to-node port is plaintext: anyone who reaches --raft can forward writes under any holder; add --peer-cert/--peer-key/--peer-ca")
@@ -275,23 +214,23 @@ func (n *Node) RaftAddr() string { return n.cfg.RaftAdvertise }
 func (n *Node) ID() string { return n.cfg.ID }
 
 // IsLeader reports whether this node is the Raft leader.
-func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+func (n *Node) IsLeader() bool { return n.replica.IsLeader() }
 
 // LeaderID returns the id of the leader this node knows of, or "".
 func (n *Node) LeaderID() string {
-	_, id := n.raft.LeaderWithID()
-	return string(id)
+	_, id := n.replica.Leader()
+	return id
 }
 
 // AppliedIndex returns the index of the last log entry applied to the FSM.
-func (n *Node) AppliedIndex() uint64 { return n.raft.AppliedIndex() }
+func (n *Node) AppliedIndex() uint64 { return n.rep.AppliedIndex() }
 
 // FSM gives read access to the node's local (possibly stale) state; tests
 // use it to compare replicas.
-func (n *Node) FSM() *fsm.FSM { return n.fsm }
+func (n *Node) FSM() *fsm.FSM { return n.rep.FSM() }
 
 // Snapshot asks Raft for a snapshot now (tests and operators).
-func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
+func (n *Node) Snapshot() error { return n.rep.Snapshot() }
 
 // Close shuts the node down gracefully: it stops accepting connections,
 // answers SHUTTING_DOWN to new requests, waits (bounded) for requests in
@@ -325,8 +264,9 @@ func (n *Node) Close() error {
 	return n.closeErr
 }
 
-// closeResources stops the node-to-node plane, Raft and the stores. It is
-// safe on a partly opened node.
+// closeResources stops the client listener, forwarding, the replica (Raft
+// and the stores) and the node-to-node port, in that order. It is safe on a
+// partly opened node.
 func (n *Node) closeResources() {
 	var errs []error
 	if n.clientLn != nil {
@@ -341,36 +281,20 @@ func (n *Node) closeResources() {
 	if n.forwarder != nil {
 		n.forwarder.Close()
 	}
-	// The transport first (it marks itself shut down, so its accept loop
-	// ends quietly), then the mux under it, then Raft.
-	if n.netTrans != nil {
-		n.netTrans.Close()
+	// The replica stops Raft and its stores while the mux still runs:
+	// the Raft transport then ends its accept loop on its own shutdown,
+	// not on a closed listener. The mux's other services are closed by
+	// now (forwarding above, the replica's own on its Close).
+	if n.rep != nil {
+		if err := n.rep.Close(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if n.mux != nil {
 		n.mux.Close()
 	}
-	if n.stream != nil {
-		// Ends the transport's handlers of incoming Raft connections:
-		// no more RPCs reach Raft from now on.
-		n.stream.CloseAccepted()
-	}
-	if n.raft != nil {
-		if err := n.raft.Shutdown().Error(); err != nil {
-			errs = append(errs, fmt.Errorf("shut down raft: %w", err))
-		}
-	}
 	close(n.stop)
 	n.bg.Wait()
-	// A handler still answering a heartbeat may write the term to the
-	// store; hashicorp/raft panics if that write fails.
-	if n.stream != nil && !n.stream.WaitAccepted(10*time.Second) {
-		n.logger.Error("shutdown: Raft connection handlers still running after 10s; closing the store anyway")
-	}
-	if n.store != nil {
-		if err := n.store.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close raft store: %w", err))
-		}
-	}
 	n.closeErr = errors.Join(errs...)
 }
 
@@ -388,4 +312,13 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	n.logger.Info("stopped")
 	return nil
+}
+
+// replicaPeers converts the configured initial members.
+func replicaPeers(peers []Peer) []replica.Peer {
+	out := make([]replica.Peer, len(peers))
+	for i, p := range peers {
+		out[i] = replica.Peer{ID: p.ID, Addr: p.Addr}
+	}
+	return out
 }

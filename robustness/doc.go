@@ -47,7 +47,7 @@
 //
 // The deliberately broken builds the suite must catch are listed once, in
 // Mutants (mutants.go): each replaces hook files of the production code
-// (fsm/hook_*.go, node/hook_*.go) with files of testdata/mutants/<name>/
+// (fsm/hook_*.go, replica/hook_*.go, node/hook_*.go) with files of testdata/mutants/<name>/
 // through go build -overlay. TestMutantsCompile and cmd/mutants (for CI:
 // go run ./robustness/cmd/mutants) check that they still compile.
 //

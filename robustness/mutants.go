@@ -20,8 +20,9 @@ type MutantFile struct {
 }
 
 // Mutant is a deliberately broken build of seatd that the suite must catch.
-// Production code has a no-op hook per file (fsm/hook_*.go, node/hook_*.go);
-// a mutant replaces hook files, and may add files, with go build -overlay.
+// Production code has a no-op hook per file (fsm/hook_*.go,
+// replica/hook_*.go, node/hook_*.go); a mutant replaces hook files, and may
+// add files, with go build -overlay.
 type Mutant struct {
 	Name string
 	// Breaks says what the mutant breaks.
@@ -58,7 +59,7 @@ var Mutants = []Mutant{
 		Exposes: "the model and lost bookings under leader loss (kill, isolation, pause); the model without faults when a read follows an answer closely",
 		Faults:  []FaultKind{IsolateLeader, KillLeader},
 		Files: []MutantFile{
-			{Target: "node/hook_answerbeforecommit.go", Source: "hook_answerbeforecommit.go"},
+			{Target: "replica/hook_answerbeforecommit.go", Source: "hook_answerbeforecommit.go"},
 			{Target: "fsm/mutant_predict.go", Source: "mutant_predict.go", New: true},
 		},
 	},

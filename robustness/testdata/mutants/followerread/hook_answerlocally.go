@@ -7,9 +7,9 @@ import "github.com/seatd/seatd/protocol"
 // answers STATUS from its own, possibly stale, state machine, without the
 // leader's confirmation.
 func hookAnswerLocally(n *Node, c *call) bool {
-	if c.req.Verb != protocol.VerbStatus || n.fsm.DefaultSeats() == 0 {
+	if c.req.Verb != protocol.VerbStatus || n.rep.DefaultSeats() == 0 {
 		return false
 	}
-	c.finish(n.readLocal(c.req))
+	c.finish(n.rep.ReadLocal(c.req))
 	return true
 }

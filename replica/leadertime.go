@@ -1,4 +1,4 @@
-package node
+package replica
 
 import (
 	"sync"
@@ -12,8 +12,10 @@ import (
 
 // Timings of the leader's own entries.
 const (
-	// formatProbeTimeout bounds asking one voter which formats it applies.
-	formatProbeTimeout = 500 * time.Millisecond
+	// FormatProbeTimeout bounds asking one node which log formats it applies
+	// (the leader asks each voter before a raise; a follower may ask the
+	// leader before it forwards a part-3 request).
+	FormatProbeTimeout = 500 * time.Millisecond
 	// formatRetry is how often a leader whose cluster still runs an older
 	// format asks the voters again.
 	formatRetry = 2 * time.Second
@@ -32,30 +34,30 @@ const (
 //   - while the cluster runs an older log format than this build, asking
 //     the voters again which formats they apply, and raising it once all
 //     can.
-func (n *Node) runLeaderTimers() {
-	defer n.bg.Done()
+func (r *Replica) runLeaderTimers() {
+	defer r.bg.Done()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var formatAt time.Time // next format attempt
 	for {
-		changed := n.changes.wait()
+		changed := r.change.wait()
 		next := time.Duration(-1)
 		// A halted state machine applies nothing: ticks would only grow
 		// a log it cannot snapshot, and a raise could not be applied.
-		if n.leaderReady() && n.fsm.Halted() == nil {
-			if due, ok := n.fsm.NextExpiry(); ok {
+		if r.LeaderReady() && r.fsm.Halted() == nil {
+			if due, ok := r.fsm.NextExpiry(); ok {
 				next = time.Until(time.UnixMilli(due))
 				if next <= 0 {
 					select {
-					case n.tick <- struct{}{}:
+					case r.tick <- struct{}{}:
 					default: // one is pending already
 					}
 					next = tickRetry
 				}
 			}
-			if n.fsm.Format() < fsm.MaxFormat {
+			if r.fsm.Format() < fsm.MaxFormat {
 				if now := time.Now(); !now.Before(formatAt) {
-					n.raiseFormat(formatProbeTimeout)
+					r.raiseFormat(FormatProbeTimeout)
 					formatAt = now.Add(formatRetry)
 				}
 				if wait := time.Until(formatAt); next < 0 || wait < next {
@@ -69,10 +71,10 @@ func (n *Node) runLeaderTimers() {
 			timer.Stop()
 		}
 		select {
-		case <-n.fsm.ExpiryMoved():
+		case <-r.fsm.ExpiryMoved():
 		case <-timer.C:
 		case <-changed:
-		case <-n.stop:
+		case <-r.stop:
 			return
 		}
 	}
@@ -82,15 +84,15 @@ func (n *Node) runLeaderTimers() {
 // applies, if every voter of the current configuration says it can apply
 // it. A voter that cannot be asked blocks the raise (it might be an older
 // build); the caller tries again later.
-func (n *Node) raiseFormat(timeout time.Duration) {
-	cf := n.raft.GetConfiguration()
+func (r *Replica) raiseFormat(timeout time.Duration) {
+	cf := r.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
-		n.logger.Warn("format upgrade: reading the configuration failed", "error", err)
+		r.logger.Warn("format upgrade: reading the configuration failed", "error", err)
 		return
 	}
 	var voters []raft.Server
 	for _, s := range cf.Configuration().Servers {
-		if s.Suffrage == raft.Voter && string(s.ID) != n.cfg.ID {
+		if s.Suffrage == raft.Voter && string(s.ID) != r.cfg.ID {
 			voters = append(voters, s)
 		}
 	}
@@ -98,25 +100,25 @@ func (n *Node) raiseFormat(timeout time.Duration) {
 	errs := make([]error, len(voters))
 	var wg sync.WaitGroup
 	for i, s := range voters {
-		wg.Go(func() { newest[i], errs[i] = cluster.ProbeFormats(n.dialer, string(s.Address), timeout) })
+		wg.Go(func() { newest[i], errs[i] = cluster.ProbeFormats(r.cfg.Dialer, string(s.Address), timeout) })
 	}
 	wg.Wait()
 	for i, s := range voters {
 		switch {
 		case errs[i] != nil:
-			n.logger.Info("format upgrade waits: a voter did not say which log formats it applies",
-				"voter", s.ID, "format", n.fsm.Format(), "error", errs[i])
+			r.logger.Info("format upgrade waits: a voter did not say which log formats it applies",
+				"voter", s.ID, "format", r.fsm.Format(), "error", errs[i])
 			return
 		case newest[i] < fsm.MaxFormat:
-			n.logger.Warn("format upgrade waits: a voter runs an older build; upgrade it",
+			r.logger.Warn("format upgrade waits: a voter runs an older build; upgrade it",
 				"voter", s.ID, "its_newest_format", newest[i], "wanted", fsm.MaxFormat)
 			return
 		}
 	}
 	entry := fsm.AppendFormat(nil, time.Now().UnixMilli(), fsm.MaxFormat)
-	if err := n.raft.Apply(entry, n.cfg.RequestTimeout).Error(); err != nil {
-		n.logger.Warn("format upgrade: the format entry was not committed", "error", err)
+	if err := r.raft.Apply(entry, r.cfg.ApplyTimeout).Error(); err != nil {
+		r.logger.Warn("format upgrade: the format entry was not committed", "error", err)
 		return
 	}
-	n.logger.Info("cluster log format raised", "format", fsm.MaxFormat, "voters", len(voters)+1)
+	r.logger.Info("cluster log format raised", "format", fsm.MaxFormat, "voters", len(voters)+1)
 }

@@ -1,4 +1,4 @@
-package node
+package replica
 
 import (
 	"errors"
@@ -41,15 +41,17 @@ func resultLine(r fsm.Result) string {
 	return word
 }
 
-// readLocal answers a read from the local state machine.
-func (n *Node) readLocal(req protocol.Request) string {
+// ReadLocal answers a read from the local state machine, without asking the
+// leader: linearizable only on a leader whose leadership was just confirmed
+// (the read batcher), possibly stale anywhere else.
+func (r *Replica) ReadLocal(req protocol.Request) string {
 	switch req.Verb {
 	case protocol.VerbLeader:
-		return protocol.LeaderLine(n.cfg.ID)
+		return protocol.LeaderLine(r.cfg.ID)
 	case protocol.VerbEventList:
-		return protocol.EventsLine(n.fsm.Events())
+		return protocol.EventsLine(r.fsm.Events())
 	case protocol.VerbHistory:
-		changes, err := n.fsm.History(req.Event, req.Seat)
+		changes, err := r.fsm.History(req.Event, req.Seat)
 		if err != nil {
 			return lookupFailure(err)
 		}
@@ -60,7 +62,7 @@ func (n *Node) readLocal(req protocol.Request) string {
 		return protocol.HistoryLine(out)
 	}
 	if req.HasSeat {
-		s, err := n.fsm.Seat(req.Event, req.Seat)
+		s, err := r.fsm.Seat(req.Event, req.Seat)
 		switch {
 		case err != nil:
 			return lookupFailure(err)
@@ -71,7 +73,7 @@ func (n *Node) readLocal(req protocol.Request) string {
 		}
 		return protocol.Free
 	}
-	sum, err := n.fsm.Summary(req.Event)
+	sum, err := r.fsm.Summary(req.Event)
 	if err != nil {
 		return lookupFailure(err)
 	}

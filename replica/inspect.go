@@ -1,4 +1,4 @@
-package node
+package replica
 
 import (
 	"fmt"
@@ -13,15 +13,15 @@ import (
 // describing this node's own applied state (not the leader's), then closes
 // it. The robustness suite uses it to check that every replica ends with
 // the same state.
-func (n *Node) serveInspect(ln net.Listener) {
-	defer n.bg.Done()
+func (r *Replica) serveInspect(ln net.Listener) {
+	defer r.bg.Done()
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
 			return
 		}
 		conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		fmt.Fprintf(conn, "INSPECT %s %s %d %s\n", n.cfg.ID, n.raft.State(), n.raft.AppliedIndex(), n.fsm.Digest())
+		fmt.Fprintf(conn, "INSPECT %s %s %d %s\n", r.cfg.ID, r.raft.State(), r.raft.AppliedIndex(), r.fsm.Digest())
 		conn.Close()
 	}
 }

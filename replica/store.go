@@ -1,4 +1,4 @@
-package node
+package replica
 
 import (
 	"errors"
@@ -24,17 +24,17 @@ const (
 	LogStoreWAL = "wal"
 )
 
-// logStore is what Raft needs from the store: the log and the stable store
+// LogStore is what Raft needs from the store: the log and the stable store
 // (term, vote), closed on shutdown.
-type logStore interface {
+type LogStore interface {
 	raft.LogStore
 	raft.StableStore
 	io.Closer
 }
 
-// openLogStore opens the store kind in dir, refusing to open a directory
+// OpenLogStore opens the store kind in dir, refusing to open a directory
 // that another kind created (the node would forget its log).
-func openLogStore(kind, dir string) (logStore, error) {
+func OpenLogStore(kind, dir string) (LogStore, error) {
 	boltPath, walDir := filepath.Join(dir, "raft.db"), filepath.Join(dir, "wal")
 	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
 	switch kind {

@@ -1,4 +1,4 @@
-package node
+package replica
 
 import (
 	"os"
@@ -15,12 +15,12 @@ import (
 // fdatasync'ed. The time per op is what one commit costs each node's disk;
 // docs/benchmarks.md explains why it bounds the cluster.
 //
-//	go test -run '^$' -bench StoreLogs ./node
+//	go test -run '^$' -bench StoreLogs ./replica
 func BenchmarkStoreLogs(b *testing.B) {
 	entry := make([]byte, 700)
 	for _, kind := range []string{LogStoreBolt, LogStoreWAL} {
 		b.Run(kind, func(b *testing.B) {
-			store, err := openLogStore(kind, b.TempDir())
+			store, err := OpenLogStore(kind, b.TempDir())
 			if err != nil {
 				b.Fatal(err)
 			}
