@@ -33,6 +33,11 @@ type Config struct {
 	// Peers are the initial members, this node included. Used only when
 	// DataDir holds no Raft state; empty means a one-node cluster.
 	Peers []Peer
+	// Join is the node-to-node address of any member of a running
+	// cluster (--join). A node with an empty DataDir asks it to be added
+	// (as a non-voter first, a voter once caught up) instead of
+	// bootstrapping; a node with state ignores it. Excludes Peers.
+	Join string
 	// Seats is the seat count of a cluster this node creates. A cluster
 	// that exists keeps the count it was created with.
 	Seats int
@@ -180,6 +185,14 @@ func (c *Config) Validate() error {
 		}
 		if !self {
 			return bad("--peers must include this node (%s)", c.ID)
+		}
+	}
+	if c.Join != "" {
+		if len(c.Peers) > 0 {
+			return bad("--join and --peers exclude each other: --peers bootstraps a new cluster, --join enters a running one")
+		}
+		if _, _, err := net.SplitHostPort(c.Join); err != nil {
+			return bad("--join %q: %v", c.Join, err)
 		}
 	}
 	if c.HeartbeatTimeout <= 0 || c.ElectionTimeout <= 0 || c.LeaderLeaseTimeout <= 0 {

@@ -134,12 +134,14 @@ func (n *Node) open() error {
 	n.mux = transport.NewMux(raftLn, advertise, n.logger)
 	stream := transport.NewStreamLayer(n.mux, dialer)
 	fwdLn := n.mux.Listen(transport.HeaderForward)
+	membershipLn := n.mux.Listen(transport.HeaderMembership)
 	rep, err := replica.Open(replica.Config{
 		ID:                 cfg.ID,
 		Advertise:          cfg.RaftAdvertise,
 		DataDir:            cfg.DataDir,
 		LogStore:           cfg.LogStore,
 		Peers:              replicaPeers(cfg.Peers),
+		Join:               cfg.Join,
 		Seats:              cfg.Seats,
 		HeartbeatTimeout:   cfg.HeartbeatTimeout,
 		ElectionTimeout:    cfg.ElectionTimeout,
@@ -195,7 +197,11 @@ func (n *Node) open() error {
 	}
 	n.mux.Start()
 	n.fwdServer.Start()
-	n.bg.Add(1)
+	n.bg.Add(2)
+	go func() {
+		defer n.bg.Done()
+		cluster.ServeMembership(membershipLn, rep, dialer, n.logger.Named("membership"))
+	}()
 	go n.acceptClients()
 	if cfg.TLSClientCA != "" && cfg.PeerCert == "" {
 		n.logger.Warn("client identities are enforced but the node-to-node port is plaintext: anyone who reaches --raft can forward writes under any holder; add --peer-cert/--peer-key/--peer-ca")

@@ -81,18 +81,21 @@ func (r *Replica) runLeaderTimers() {
 }
 
 // raiseFormat raises the cluster's log format to the newest this build
-// applies, if every voter of the current configuration says it can apply
-// it. A voter that cannot be asked blocks the raise (it might be an older
-// build); the caller tries again later.
+// applies, if every member of the current configuration (voters and
+// non-voters: all apply the log) says it can apply it. A member that cannot
+// be asked blocks the raise (it might be an older build); the caller tries
+// again later. A node joins only if it applies the cluster's format
+// (Join), so a raise never strands a member.
 func (r *Replica) raiseFormat(timeout time.Duration) {
 	cf := r.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
 		r.logger.Warn("format upgrade: reading the configuration failed", "error", err)
 		return
 	}
+	// Every member applies the log, non-voters too: all must be asked.
 	var voters []raft.Server
 	for _, s := range cf.Configuration().Servers {
-		if s.Suffrage == raft.Voter && string(s.ID) != r.cfg.ID {
+		if string(s.ID) != r.cfg.ID {
 			voters = append(voters, s)
 		}
 	}

@@ -36,6 +36,11 @@ type Config struct {
 	// Peers are the initial members, this node included. Used only when
 	// DataDir holds no Raft state; empty means a one-node cluster.
 	Peers []Peer
+	// Join, when set, is the node-to-node address of a member of a
+	// running cluster: a replica with no Raft state does not bootstrap but
+	// asks that member to add it (again until it is in the configuration).
+	// A replica with state resumes and ignores it.
+	Join string
 	// Seats is the seat count of the default event of a cluster this
 	// replica creates.
 	Seats int
@@ -212,9 +217,17 @@ func (r *Replica) open() error {
 		}
 		return false
 	}))
-	if hasState {
+	joining := false
+	switch {
+	case hasState:
 		r.logger.Info("resuming existing cluster state", "data", cfg.DataDir)
-	} else {
+		if cfg.Join != "" {
+			r.logger.Info("--join ignored: this node has cluster state and rejoins by itself", "join", cfg.Join)
+		}
+	case cfg.Join != "":
+		joining = true
+		r.logger.Info("no cluster state: joining a running cluster", "via", cfg.Join)
+	default:
 		peers := cfg.Peers
 		if len(peers) == 0 {
 			peers = []Peer{{ID: cfg.ID, Addr: cfg.Advertise}}
@@ -229,7 +242,12 @@ func (r *Replica) open() error {
 		r.logger.Info("bootstrapped new cluster", "members", len(servers), "seats", cfg.Seats)
 	}
 
-	r.bg.Add(7)
+	r.bg.Add(8)
+	go r.runPromotions()
+	if joining {
+		r.bg.Add(1)
+		go r.runJoin()
+	}
 	go r.serveInspect(cfg.InspectListener)
 	go func() {
 		defer r.bg.Done()

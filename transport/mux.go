@@ -13,10 +13,11 @@ import (
 
 // Service headers: the first byte of every node-to-node connection.
 const (
-	HeaderRaft    byte = 1 // hashicorp/raft's NetworkTransport
-	HeaderForward byte = 2 // request forwarding from followers to the leader
-	HeaderInspect byte = 3 // a one-line report of the node's applied state (tests, operators)
-	HeaderFormats byte = 4 // the log format versions the node can apply (upgrades)
+	HeaderRaft       byte = 1 // hashicorp/raft's NetworkTransport
+	HeaderForward    byte = 2 // request forwarding from followers to the leader
+	HeaderInspect    byte = 3 // a one-line report of the node's applied state (tests, operators)
+	HeaderFormats    byte = 4 // the log format versions the node can apply (upgrades)
+	HeaderMembership byte = 5 // joins, removals and the member list (cluster.ServeMembership)
 )
 
 // headerTimeout bounds how long a new connection may take to send its header

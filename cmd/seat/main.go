@@ -5,6 +5,7 @@
 //	seat [--addr ...] [--timeout ...] [--ca ...] [--event NAME]
 //	seat [--addr ...] bench [bench flags]
 //	seat certs ca|node|client [flags]
+//	seat cluster [--raft ...] list|remove <id> [--force]
 //
 // With a verb it sends one request (the arguments joined by spaces, with
 // --event and --ttl, which may also follow the verb, turned into event= and
@@ -46,6 +47,7 @@ import (
 	"github.com/seatd/seatd/bench"
 	"github.com/seatd/seatd/certs"
 	"github.com/seatd/seatd/client"
+	"github.com/seatd/seatd/cluster"
 	"golang.org/x/term"
 )
 
@@ -67,6 +69,7 @@ func main() {
 			"  seat [flags]                       interactive prompt\n"+
 			"  seat [flags] bench [bench flags]   load the cluster and measure it (seat bench --help)\n"+
 			"  seat certs ca|node|client [flags]  create a development CA and certificates (seat certs help)\n"+
+			"  seat cluster list|remove <id>      show or change the membership (seat cluster --help)\n"+
 			"verbs: RESERVE|CANCEL <seats> [<holder>], HOLD <seats> <holder>, STATUS [<seat>],\n"+
 			"       HISTORY <seat>, EVENT CREATE <name> <N>|DELETE <name>|LIST, LEADER\n"+
 			"       <seats>: 3 or 3,4,9 or 10-20 or 3,10-20 (at most 100); \"seat help\" explains each\n"+
@@ -82,6 +85,8 @@ func main() {
 		switch args[0] {
 		case "certs":
 			os.Exit(certs.RunCLI(args[1:], os.Stdout, os.Stderr))
+		case "cluster":
+			os.Exit(cluster.RunCLI(args[1:], os.Stdout, os.Stderr))
 		case "bench":
 			var tlsCfg *tls.Config
 			if useTLS {

@@ -140,3 +140,13 @@ func (s *LogSink) Prefixed(name string) io.Writer {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// Try sends one request line and returns the answer or an error, without
+// failing the test: for load goroutines, which must not call t.Fatal.
+func (l *LineConn) Try(req string) (string, error) {
+	l.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(l.Conn, req+"\n"); err != nil {
+		return "", fmt.Errorf("send %q: %w", req, err)
+	}
+	return l.ReadLine(30 * time.Second)
+}

@@ -1,0 +1,118 @@
+package cluster
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/seatd/seatd/transport"
+)
+
+// DefaultRaftAddrs are the node-to-node addresses of scripts/cluster.sh's
+// local cluster.
+const DefaultRaftAddrs = "127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003"
+
+// RunCLI runs "seat cluster list|remove <id> [--force]" with args (after
+// the word "cluster") and returns the exit status: 0 done, 1 refused by the
+// leader, 2 bad usage or no node answered. It asks the membership service
+// on the nodes' --raft port, trying the addresses in turn; with peer
+// mutual TLS it needs a node certificate.
+func RunCLI(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("seat cluster", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	raftAddrs := fs.String("raft", DefaultRaftAddrs, "comma-separated node-to-node (--raft) addresses of members, tried in turn")
+	peerCA := fs.String("peer-ca", "", "with peer mutual TLS: the CA that signs node certificates")
+	peerCert := fs.String("peer-cert", "", "with peer mutual TLS: a node certificate")
+	peerKey := fs.String("peer-key", "", "with peer mutual TLS: its key")
+	force := fs.Bool("force", false, "remove even if fewer than a majority of the remaining voters answer")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: seat cluster [flags] list | remove <id> [--force]\n"+
+			"  list        the members: id, raft address, voter or nonvoter, and the leader\n"+
+			"  remove <id> remove a member (refused if the remaining voters could not form a majority)\n"+
+			"Talks to the membership service on the nodes' --raft port (a node certificate\n"+
+			"is needed when the cluster runs peer mutual TLS).\nflags:\n")
+		fs.PrintDefaults()
+	}
+	// Flags may come before or after the subcommand.
+	var words []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		words = append(words, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	d := &transport.Dialer{}
+	if *peerCA != "" || *peerCert != "" || *peerKey != "" {
+		peer, err := transport.PeerTLS(*peerCert, *peerKey, *peerCA)
+		if err != nil {
+			fmt.Fprintf(stderr, "seat cluster: %v\n", err)
+			return 2
+		}
+		d.Peer = peer
+	}
+	var addrs []string
+	for _, a := range strings.Split(*raftAddrs, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	switch {
+	case len(words) == 1 && words[0] == "list":
+		return eachAddr(addrs, stderr, func(addr string) error {
+			members, err := Members(d, addr)
+			if err != nil {
+				return err
+			}
+			for _, m := range members {
+				suffrage, role := "nonvoter", ""
+				if m.Voter {
+					suffrage = "voter"
+				}
+				if m.Leader {
+					role = " leader"
+				}
+				fmt.Fprintf(stdout, "%s %s %s%s\n", m.ID, m.Address, suffrage, role)
+			}
+			return nil
+		})
+	case len(words) == 2 && words[0] == "remove":
+		return eachAddr(addrs, stderr, func(addr string) error {
+			if err := Remove(d, addr, words[1], *force); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "removed %s\n", words[1])
+			return nil
+		})
+	}
+	fs.Usage()
+	return 2
+}
+
+// eachAddr runs do against the addresses in turn until one answers: a
+// refusal (ErrMembership) ends it with status 1, a node that cannot be
+// reached moves on to the next.
+func eachAddr(addrs []string, stderr io.Writer, do func(addr string) error) int {
+	var last error
+	for _, addr := range addrs {
+		err := do(addr)
+		if err == nil {
+			return 0
+		}
+		if errors.Is(err, ErrMembership) {
+			fmt.Fprintf(stderr, "seat cluster: %v\n", err)
+			return 1
+		}
+		last = err
+	}
+	fmt.Fprintf(stderr, "seat cluster: no member answered: %v\n", last)
+	return 2
+}

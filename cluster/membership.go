@@ -1,0 +1,245 @@
+package cluster
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/seatd/seatd/transport"
+)
+
+// The membership service (header byte transport.HeaderMembership) changes
+// and reports the cluster's membership. Each connection carries one request
+// line and gets one answer line, then closes:
+//
+//	JOIN <id> <raft-address>   -> OK | ERROR <text>
+//	MEMBERS                    -> MEMBERS <id>,<address>,<voter|nonvoter>[,leader] ...
+//	REMOVE <id> [force]        -> OK | ERROR <text>
+//	APPLIED                    -> APPLIED <index>   (this node's own applied index)
+//
+// JOIN, MEMBERS and REMOVE are the leader's to answer: a follower carries
+// the request to the leader it knows and relays the answer (one hop: the
+// line it sends starts with "RELAYED ", which is never relayed again).
+// The service runs on the node-to-node port, so with peer mutual TLS only
+// holders of a node certificate reach it.
+
+// Member is one server of the cluster's configuration.
+type Member struct {
+	ID      string
+	Address string // node-to-node address
+	Voter   bool
+	Leader  bool
+}
+
+// MembershipHandler is what the membership service needs of the local
+// replica.
+type MembershipHandler interface {
+	// Join adds the node, first as a non-voter; it is promoted once it
+	// has caught up. ErrNotLeader when this replica does not lead.
+	Join(id, address string) error
+	// Members returns the current configuration (from the leader's view
+	// when called on the leader; ErrNotLeader otherwise).
+	Members() ([]Member, error)
+	// Remove removes the server; force skips the quorum check.
+	Remove(id string, force bool) error
+	// AppliedIndex is this replica's own applied index.
+	AppliedIndex() uint64
+	// Leader is the node-to-node address of the known leader, or "".
+	LeaderAddress() string
+}
+
+// ErrNotLeader is returned by a MembershipHandler that does not lead.
+var ErrNotLeader = errors.New("cluster: not the leader")
+
+// ErrMembership wraps the refusal a node answered (the text after ERROR).
+var ErrMembership = errors.New("membership change refused")
+
+// membershipTimeout bounds one membership request on the leader (a join or
+// removal commits a configuration entry) plus the relay hop.
+const membershipTimeout = 15 * time.Second
+
+// ServeMembership answers every connection accepted from ln until ln
+// closes, each on its own goroutine (a configuration change takes a
+// commit). It returns when ln's Accept fails and every answer is sent.
+func ServeMembership(ln net.Listener, h MembershipHandler, d *transport.Dialer, logger hclog.Logger) {
+	var handlers sync.WaitGroup
+	defer handlers.Wait()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		handlers.Go(func() { serveMembershipConn(conn, h, d, logger) })
+	}
+}
+
+func serveMembershipConn(conn net.Conn, h MembershipHandler, d *transport.Dialer, logger hclog.Logger) {
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(membershipTimeout + 5*time.Second))
+	line, err := bufio.NewReader(io.LimitReader(conn, 1024)).ReadString('\n')
+	if err != nil {
+		return
+	}
+	answer := answerMembership(strings.TrimSpace(line), h, d, logger)
+	io.WriteString(conn, answer+"\n")
+}
+
+func answerMembership(line string, h MembershipHandler, d *transport.Dialer, logger hclog.Logger) string {
+	relayed := false
+	if rest, ok := strings.CutPrefix(line, "RELAYED "); ok {
+		relayed, line = true, rest
+	}
+	f := strings.Fields(line)
+	if len(f) == 0 {
+		return "ERROR empty request"
+	}
+	var err error
+	switch {
+	case f[0] == "APPLIED" && len(f) == 1:
+		return "APPLIED " + strconv.FormatUint(h.AppliedIndex(), 10)
+	case f[0] == "JOIN" && len(f) == 3:
+		err = h.Join(f[1], f[2])
+	case f[0] == "REMOVE" && (len(f) == 2 || len(f) == 3 && f[2] == "force"):
+		err = h.Remove(f[1], len(f) == 3)
+	case f[0] == "MEMBERS" && len(f) == 1:
+		var members []Member
+		if members, err = h.Members(); err == nil {
+			return membersLine(members)
+		}
+	default:
+		return "ERROR unknown request " + strconv.Quote(line)
+	}
+	if errors.Is(err, ErrNotLeader) {
+		leader := h.LeaderAddress()
+		if relayed || leader == "" {
+			return "ERROR no leader known; retry"
+		}
+		answer, rerr := requestLine(d, leader, "RELAYED "+line, membershipTimeout)
+		if rerr != nil {
+			return "ERROR the leader did not answer: " + oneLine(rerr.Error())
+		}
+		return answer
+	}
+	if err != nil {
+		logger.Info("membership request refused", "request", line, "error", err)
+		return "ERROR " + oneLine(err.Error())
+	}
+	if f[0] != "MEMBERS" {
+		logger.Info("membership changed", "request", line)
+	}
+	return "OK"
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
+
+func membersLine(members []Member) string {
+	var b strings.Builder
+	b.WriteString("MEMBERS")
+	for _, m := range members {
+		suffrage := "nonvoter"
+		if m.Voter {
+			suffrage = "voter"
+		}
+		fmt.Fprintf(&b, " %s,%s,%s", m.ID, m.Address, suffrage)
+		if m.Leader {
+			b.WriteString(",leader")
+		}
+	}
+	return b.String()
+}
+
+// requestLine sends one request line to the membership service at addr and
+// returns the answer line (without its newline).
+func requestLine(d *transport.Dialer, addr, line string, timeout time.Duration) (string, error) {
+	conn, err := d.Dial(transport.HeaderMembership, addr, timeout)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(timeout))
+	if _, err := io.WriteString(conn, line+"\n"); err != nil {
+		return "", fmt.Errorf("send to %s: %w", addr, err)
+	}
+	answer, err := bufio.NewReader(io.LimitReader(conn, 1<<20)).ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("answer from %s: %w", addr, err)
+	}
+	return strings.TrimSuffix(answer, "\n"), nil
+}
+
+// okOrError turns an OK / ERROR answer into an error.
+func okOrError(answer string) error {
+	if answer == "OK" {
+		return nil
+	}
+	if text, ok := strings.CutPrefix(answer, "ERROR "); ok {
+		return fmt.Errorf("%w: %s", ErrMembership, text)
+	}
+	return fmt.Errorf("unexpected answer %q", answer)
+}
+
+// Join asks the node at addr (any member) to add this node, id at raftAddr.
+func Join(d *transport.Dialer, addr, id, raftAddr string) error {
+	answer, err := requestLine(d, addr, "JOIN "+id+" "+raftAddr, membershipTimeout+5*time.Second)
+	if err != nil {
+		return err
+	}
+	return okOrError(answer)
+}
+
+// Remove asks the node at addr (any member) to remove the server id;
+// force skips the leader's quorum check.
+func Remove(d *transport.Dialer, addr, id string, force bool) error {
+	line := "REMOVE " + id
+	if force {
+		line += " force"
+	}
+	answer, err := requestLine(d, addr, line, membershipTimeout+5*time.Second)
+	if err != nil {
+		return err
+	}
+	return okOrError(answer)
+}
+
+// Members asks the node at addr (any member) for the configuration.
+func Members(d *transport.Dialer, addr string) ([]Member, error) {
+	answer, err := requestLine(d, addr, "MEMBERS", membershipTimeout+5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	rest, ok := strings.CutPrefix(answer, "MEMBERS")
+	if !ok {
+		return nil, okOrError(answer)
+	}
+	var out []Member
+	for _, field := range strings.Fields(rest) {
+		p := strings.Split(field, ",")
+		if len(p) < 3 || len(p) > 4 || (p[2] != "voter" && p[2] != "nonvoter") || (len(p) == 4 && p[3] != "leader") {
+			return nil, fmt.Errorf("malformed member %q from %s", field, addr)
+		}
+		out = append(out, Member{ID: p[0], Address: p[1], Voter: p[2] == "voter", Leader: len(p) == 4})
+	}
+	return out, nil
+}
+
+// Applied asks the node at addr for its own applied index (the leader's
+// catch-up check before it promotes a non-voter).
+func Applied(d *transport.Dialer, addr string, timeout time.Duration) (uint64, error) {
+	answer, err := requestLine(d, addr, "APPLIED", timeout)
+	if err != nil {
+		return 0, err
+	}
+	rest, ok := strings.CutPrefix(answer, "APPLIED ")
+	if !ok {
+		return 0, fmt.Errorf("unexpected answer %q from %s", answer, addr)
+	}
+	return strconv.ParseUint(rest, 10, 64)
+}

@@ -1,0 +1,284 @@
+package replica
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/seatd/seatd/cluster"
+)
+
+// Membership timings.
+const (
+	// promoteEvery is how often the leader checks whether its non-voters
+	// have caught up.
+	promoteEvery = 500 * time.Millisecond
+	// memberProbeTimeout bounds asking one member for its applied index
+	// (catch-up and the reachability check before a removal).
+	memberProbeTimeout = time.Second
+	// configTimeout bounds committing one configuration change.
+	configTimeout = 10 * time.Second
+	// joinRetryMax is the longest pause between a joining node's attempts.
+	joinRetryMax = 5 * time.Second
+)
+
+// ErrMembership marks a membership change the leader refuses (an unknown
+// member, a removal that would lose quorum, a joiner that cannot apply the
+// cluster's log format, an address that belongs to another member).
+var ErrMembership = errors.New("refused")
+
+func refused(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrMembership, fmt.Sprintf(format, args...))
+}
+
+// configuration returns the servers of the latest configuration.
+func (r *Replica) configuration() ([]raft.Server, error) {
+	cf := r.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return nil, fmt.Errorf("read the configuration: %w", err)
+	}
+	return cf.Configuration().Servers, nil
+}
+
+// Join implements cluster.MembershipHandler: on the leader it adds the node
+// id at address as a non-voter (runPromotions makes it a voter once it has
+// caught up). A join of a member at its own address changes nothing, so a
+// repeated --join is harmless; a member id at a new address is replaced
+// (removed, then added). The joiner must apply the cluster's log format.
+func (r *Replica) Join(id, address string) error {
+	if !r.LeaderReady() {
+		return cluster.ErrNotLeader
+	}
+	if !validNodeID(id) {
+		return refused("invalid node id %q", id)
+	}
+	if _, _, err := net.SplitHostPort(address); err != nil {
+		return refused("invalid address %q: %v", address, err)
+	}
+	servers, err := r.configuration()
+	if err != nil {
+		return err
+	}
+	for _, s := range servers {
+		switch {
+		case string(s.ID) == id && string(s.Address) == address:
+			return nil // already a member (a voter, or a non-voter still catching up)
+		case string(s.Address) == address:
+			return refused("address %s belongs to member %s; remove it first", address, s.ID)
+		}
+	}
+	newest, err := cluster.ProbeFormats(r.cfg.Dialer, address, FormatProbeTimeout)
+	if err != nil {
+		return refused("cannot ask %s which log formats it applies: %v", address, err)
+	}
+	if format := int(r.fsm.Format()); newest < format {
+		return refused("%s applies log formats up to %d but the cluster runs format %d: upgrade it", id, newest, format)
+	}
+	for _, s := range servers {
+		if string(s.ID) == id {
+			r.logger.Info("membership: replacing a member at a new address", "id", id, "old", s.Address, "new", address)
+			if err := r.raft.RemoveServer(s.ID, 0, configTimeout).Error(); err != nil {
+				return fmt.Errorf("remove %s at its old address: %w", id, err)
+			}
+		}
+	}
+	if err := r.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(address), 0, configTimeout).Error(); err != nil {
+		return fmt.Errorf("add %s as a non-voter: %w", id, err)
+	}
+	r.logger.Info("membership: node added as a non-voter", "id", id, "address", address)
+	return nil
+}
+
+// validNodeID is the rule for node ids (as --id): 1-64 of A-Z a-z 0-9 . _ -.
+func validNodeID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Members implements cluster.MembershipHandler: the leader's configuration.
+func (r *Replica) Members() ([]cluster.Member, error) {
+	if !r.LeaderReady() {
+		return nil, cluster.ErrNotLeader
+	}
+	servers, err := r.configuration()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cluster.Member, 0, len(servers))
+	for _, s := range servers {
+		out = append(out, cluster.Member{
+			ID: string(s.ID), Address: string(s.Address),
+			Voter: s.Suffrage == raft.Voter, Leader: string(s.ID) == r.cfg.ID,
+		})
+	}
+	return out, nil
+}
+
+// Remove implements cluster.MembershipHandler: on the leader it removes the
+// member id. Unless forced, it first checks that a majority of the voters
+// that remain answer (the leader counts itself), so that a removal never
+// leaves a cluster that cannot commit.
+func (r *Replica) Remove(id string, force bool) error {
+	if !r.LeaderReady() {
+		return cluster.ErrNotLeader
+	}
+	servers, err := r.configuration()
+	if err != nil {
+		return err
+	}
+	var target *raft.Server
+	var remaining []raft.Server // voters after the removal
+	for i, s := range servers {
+		if string(s.ID) == id {
+			target = &servers[i]
+		} else if s.Suffrage == raft.Voter {
+			remaining = append(remaining, s)
+		}
+	}
+	if target == nil {
+		return refused("%q is not a member", id)
+	}
+	if len(remaining) == 0 {
+		return refused("%s is the last voter", id)
+	}
+	if !force {
+		reachable := r.reachable(remaining)
+		if need := len(remaining)/2 + 1; reachable < need {
+			return refused("after removing %s, %d of the %d remaining voters answer, fewer than a majority (%d); "+
+				"bring them back or force the removal", id, reachable, len(remaining), need)
+		}
+	}
+	if err := r.raft.RemoveServer(target.ID, 0, configTimeout).Error(); err != nil {
+		return fmt.Errorf("remove %s: %w", id, err)
+	}
+	r.logger.Info("membership: member removed", "id", id, "address", target.Address, "forced", force)
+	return nil
+}
+
+// reachable counts the servers that answer a probe now (this node counts
+// without one).
+func (r *Replica) reachable(servers []raft.Server) int {
+	answered := make(chan bool, len(servers))
+	for _, s := range servers {
+		go func() {
+			if string(s.ID) == r.cfg.ID {
+				answered <- true
+				return
+			}
+			_, err := cluster.Applied(r.cfg.Dialer, string(s.Address), memberProbeTimeout)
+			answered <- err == nil
+		}()
+	}
+	n := 0
+	for range servers {
+		if <-answered {
+			n++
+		}
+	}
+	return n
+}
+
+// LeaderAddress implements cluster.MembershipHandler.
+func (r *Replica) LeaderAddress() string {
+	addr, _ := r.Leader()
+	return addr
+}
+
+// runPromotions makes each non-voter a voter once it has caught up, while
+// this replica is the ready leader: caught up means its applied index has
+// reached the commit index the leader had at the previous check (half a
+// second before), so the new voter does not slow commits while it fetches
+// the log.
+func (r *Replica) runPromotions() {
+	defer r.bg.Done()
+	ticker := time.NewTicker(promoteEvery)
+	defer ticker.Stop()
+	target := make(map[raft.ServerID]uint64) // commit index a non-voter must reach
+	for {
+		select {
+		case <-ticker.C:
+		case <-r.stop:
+			return
+		}
+		if !r.LeaderReady() {
+			clear(target)
+			continue
+		}
+		servers, err := r.configuration()
+		if err != nil {
+			continue
+		}
+		commit := r.raft.CommitIndex()
+		for _, s := range servers {
+			if s.Suffrage != raft.Nonvoter {
+				delete(target, s.ID)
+				continue
+			}
+			want, seen := target[s.ID]
+			target[s.ID] = commit
+			if !seen {
+				continue
+			}
+			applied, err := cluster.Applied(r.cfg.Dialer, string(s.Address), memberProbeTimeout)
+			if err != nil || applied < want {
+				continue
+			}
+			if err := r.raft.AddVoter(s.ID, s.Address, 0, configTimeout).Error(); err != nil {
+				r.logger.Warn("membership: promoting a caught-up non-voter failed", "id", s.ID, "error", err)
+				continue
+			}
+			delete(target, s.ID)
+			r.logger.Info("membership: non-voter caught up and promoted to voter", "id", s.ID, "applied", applied)
+		}
+	}
+}
+
+// runJoin asks the member at cfg.Join, again and again, to add this node,
+// until this node is in the configuration it replicates.
+func (r *Replica) runJoin() {
+	defer r.bg.Done()
+	wait := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		if r.inConfiguration() {
+			r.logger.Info("membership: joined the cluster", "via", r.cfg.Join)
+			return
+		}
+		err := cluster.Join(r.cfg.Dialer, r.cfg.Join, r.cfg.ID, r.cfg.Advertise)
+		if err == nil {
+			wait = 200 * time.Millisecond // added: wait for the configuration to arrive
+		} else {
+			r.logger.Warn("membership: join not accepted yet; retrying", "via", r.cfg.Join, "attempt", attempt, "error", err)
+			wait = min(2*wait, joinRetryMax)
+		}
+		select {
+		case <-time.After(wait):
+		case <-r.stop:
+			return
+		}
+	}
+}
+
+// inConfiguration reports whether this node is in the configuration its
+// own Raft knows.
+func (r *Replica) inConfiguration() bool {
+	servers, err := r.configuration()
+	if err != nil {
+		return false
+	}
+	for _, s := range servers {
+		if string(s.ID) == r.cfg.ID {
+			return true
+		}
+	}
+	return false
+}
