@@ -232,6 +232,12 @@ func (n *Node) retry(c *call) {
 // forwardedAnswer handles the leader's answer to a forwarded call.
 func (n *Node) forwardedAnswer(c *call, resp string, err error) {
 	switch {
+	case err == nil && c.req.ID != "" && protocol.ErrorCodeOf(resp) == protocol.Timeout:
+		// The leader could not learn the outcome (it lost leadership or
+		// shut down with the write in its log). The id makes asking again
+		// safe: the next leader answers from its id table, or applies the
+		// write once. The call's own deadline still bounds the retries.
+		n.retry(c)
 	case err == nil && !leaderAppliedNothing(resp):
 		c.finish(resp)
 	case err == nil || errors.Is(err, cluster.ErrNotSent):

@@ -250,3 +250,35 @@ func TestRouteWhileClosing(t *testing.T) {
 		t.Error("a write reached the batcher while the node was closing")
 	}
 }
+
+// A forwarded write with an id whose leader answered ERROR TIMEOUT (it shut
+// down or lost leadership with the write in its log) is asked again, here
+// of the next leader; without an id the answer goes to the client.
+func TestForwardedTimeoutWithAnIDIsAskedAgain(t *testing.T) {
+	f := newFakeReplica()
+	n := routingNode(t, f)
+	n.cfg.LeaderWait = 3 * time.Second
+	timeout := protocol.ErrorLine(protocol.Timeout, "the node shut down before the answer; outcome unknown")
+
+	withID := n.newCall()
+	withID.req, _ = protocol.Parse([]byte("RESERVE 1 a id=k"))
+	withID.deadline = time.Now().Add(n.cfg.RequestTimeout)
+	n.inflight.Add(1)
+	withID.attempted = true
+	n.forwardedAnswer(withID, timeout, nil)
+	notAnswered(t, withID)
+	f.set(func(f *fakeReplica) { f.leader, f.ready = true, true })
+	reached(t, f.writes, "write").Finish(protocol.Success)
+	if got := answer(t, withID); got != protocol.Success {
+		t.Errorf("write with an id answered %q, want the next leader's SUCCESS", got)
+	}
+
+	plain := n.newCall()
+	plain.req, _ = protocol.Parse([]byte("RESERVE 2 a"))
+	plain.deadline = time.Now().Add(n.cfg.RequestTimeout)
+	n.inflight.Add(1)
+	n.forwardedAnswer(plain, timeout, nil)
+	if got := answer(t, plain); got != timeout {
+		t.Errorf("write without an id answered %q, want the leader's %q", got, timeout)
+	}
+}
