@@ -224,7 +224,7 @@ func (r *Replica) open() error {
 		if cfg.Join != "" {
 			r.logger.Info("--join ignored: this node has cluster state and rejoins by itself", "join", cfg.Join)
 		}
-	case cfg.Join != "":
+	case cfg.Join != "" && hookJoinInsteadOfBootstrap():
 		joining = true
 		r.logger.Info("no cluster state: joining a running cluster", "via", cfg.Join)
 	default:

@@ -33,6 +33,9 @@ type Cluster struct {
 	procs  []*exec.Cmd
 	exited []chan struct{}
 	paused []bool
+	// joinVia[i] >= 0: node i was replaced (removed, wiped) and starts
+	// with --join to that node instead of --peers.
+	joinVia []int
 }
 
 // ID returns node i's id.
@@ -50,6 +53,10 @@ func (c *Cluster) Start() error {
 	c.procs = make([]*exec.Cmd, c.N)
 	c.exited = make([]chan struct{}, c.N)
 	c.paused = make([]bool, c.N)
+	c.joinVia = make([]int, c.N)
+	for i := range c.joinVia {
+		c.joinVia[i] = -1
+	}
 	for i := 0; i < c.N; i++ {
 		if err := c.StartNode(i); err != nil {
 			return err
@@ -73,9 +80,13 @@ func (c *Cluster) StartNode(i int) error {
 		"--id", c.ID(i),
 		"--listen", c.ClientAddr(i),
 		"--raft", c.raftAddr(i),
-		"--data", filepath.Join(c.Dir, c.ID(i)),
-		"--peers", strings.Join(peers, ","),
+		"--data", c.dataDir(i),
 		"--seats", fmt.Sprint(c.Seats),
+	}
+	if via := c.joinVia[i]; via >= 0 {
+		args = append(args, "--join", c.raftAddr(via))
+	} else {
+		args = append(args, "--peers", strings.Join(peers, ","))
 	}
 	args = append(args, c.Flags...)
 	logf, err := os.OpenFile(filepath.Join(c.Dir, c.ID(i)+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -97,6 +108,38 @@ func (c *Cluster) StartNode(i int) error {
 		close(done)
 	}()
 	c.procs[i], c.exited[i], c.paused[i] = cmd, done, false
+	return nil
+}
+
+func (c *Cluster) dataDir(i int) string { return filepath.Join(c.Dir, c.ID(i)) }
+
+// RemoveMember asks node via's membership service (on its --raft port) to
+// remove node target from the cluster; the leader checks that the voters
+// that remain can still form a majority.
+func (c *Cluster) RemoveMember(via, target int) error {
+	answer, err := serviceRequest(c.raftAddr(via), 5, "REMOVE "+c.ID(target), 20*time.Second)
+	if err != nil {
+		return fmt.Errorf("remove %s through %s: %w", c.ID(target), c.ID(via), err)
+	}
+	if answer != "OK" {
+		return fmt.Errorf("remove %s through %s: %s", c.ID(target), c.ID(via), answer)
+	}
+	return nil
+}
+
+// Replace turns node i, which must be stopped, into a fresh machine: its
+// data directory is deleted, and its next start joins the cluster through
+// node via (same id, same address) instead of bootstrapping.
+func (c *Cluster) Replace(i, via int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.procs[i] != nil {
+		return fmt.Errorf("replace %s: it is running", c.ID(i))
+	}
+	if err := os.RemoveAll(c.dataDir(i)); err != nil {
+		return fmt.Errorf("replace %s: %w", c.ID(i), err)
+	}
+	c.joinVia[i] = via
 	return nil
 }
 
@@ -267,16 +310,7 @@ type InspectReport struct {
 // Inspect asks node i's inspect service for its local applied state.
 func (c *Cluster) Inspect(i int) (InspectReport, error) {
 	var r InspectReport
-	conn, err := net.DialTimeout("tcp", c.raftAddr(i), 2*time.Second)
-	if err != nil {
-		return r, err
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := conn.Write([]byte{3}); err != nil {
-		return r, err
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
+	line, err := serviceRequest(c.raftAddr(i), 3, "", 5*time.Second)
 	if err != nil {
 		return r, err
 	}
@@ -302,4 +336,27 @@ func request(addr, line string, timeout time.Duration) (string, error) {
 		return "", err
 	}
 	return strings.TrimSuffix(resp, "\n"), nil
+}
+
+// serviceRequest opens a connection to a node-to-node service (its header
+// byte), sends line (if any) and returns the one answer line.
+func serviceRequest(addr string, header byte, line string, timeout time.Duration) (string, error) {
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(timeout))
+	msg := []byte{header}
+	if line != "" {
+		msg = append(msg, line+"\n"...)
+	}
+	if _, err := conn.Write(msg); err != nil {
+		return "", err
+	}
+	answer, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(answer, "\n"), nil
 }

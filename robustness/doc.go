@@ -1,7 +1,9 @@
 // Package robustness is a Jepsen-style test harness for seatd: it runs real
 // seatd processes, each in its own network namespace behind a bridge so that
 // partitions cut real TCP, drives them with concurrent clients over the real
-// protocol while a seeded nemesis kills, pauses and partitions nodes, records
+// protocol while a seeded nemesis kills, pauses, partitions and replaces
+// nodes (removes one from the membership and brings it back fresh with
+// --join), records
 // every operation with its invocation and return times, and checks the
 // history afterwards.
 //

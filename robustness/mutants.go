@@ -82,6 +82,13 @@ var Mutants = []Mutant{
 		Faults:  []FaultKind{KillRandom},
 		Files:   []MutantFile{{Target: "fsm/hook_expiryclock.go", Source: "hook_expiryclock.go"}},
 	},
+	{
+		Name:    "selfboot",
+		Breaks:  "a fresh node started with --join bootstraps a cluster of its own instead of joining",
+		Exposes: "replace-node: clients of the replaced node book seats the real cluster has booked (the model, double bookings, lost bookings, replica divergence)",
+		Faults:  []FaultKind{ReplaceNode},
+		Files:   []MutantFile{{Target: "replica/hook_joinbootstrap.go", Source: "hook_joinbootstrap.go"}},
+	},
 }
 
 // MutantByName returns the mutant of that name.

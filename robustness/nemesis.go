@@ -20,10 +20,14 @@ const (
 	PartitionRandom   FaultKind = "partition-random"   // a random majority/minority split
 	PartitionBridge   FaultKind = "partition-bridge"   // two sides that only one node sees both of
 	PartitionMinority FaultKind = "partition-minority" // the leader plus others in a minority
+	// ReplaceNode removes a random node from the membership, kills it and
+	// deletes its data; the heal starts it as a fresh node that joins
+	// (same id and address): a removal and an addition under load.
+	ReplaceNode FaultKind = "replace-node"
 )
 
 // AllFaults lists every fault kind.
-var AllFaults = []FaultKind{KillLeader, KillRandom, KillMajority, PauseLeader, IsolateLeader, PartitionRandom, PartitionBridge, PartitionMinority}
+var AllFaults = []FaultKind{KillLeader, KillRandom, KillMajority, PauseLeader, IsolateLeader, PartitionRandom, PartitionBridge, PartitionMinority, ReplaceNode}
 
 // Fault is one planned fault and, after the run, what happened.
 type Fault struct {
@@ -128,6 +132,30 @@ func (n *nemesis) inject(f *Fault) (heal func() error, err error) {
 			}
 			return nil
 		}, nil
+	case ReplaceNode:
+		target := n.rng.Intn(c.N)
+		rest := n.others(target)
+		via := rest[n.rng.Intn(len(rest))]
+		f.Targets = []int{target}
+		// The leader refuses while the voters that would remain do not
+		// all answer yet (a node restarted by the previous fault): ask
+		// again for a while.
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			err := c.RemoveMember(via, target)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				return nil, err
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		c.Kill(target)
+		if err := c.Replace(target, via); err != nil {
+			return nil, err
+		}
+		return func() error { return c.StartNode(target) }, nil
 	case PauseLeader:
 		target := n.leader(10 * time.Second)
 		if target < 0 {

@@ -64,8 +64,8 @@ type schedule struct {
 // spaces, both operation mixes, every fault kind.
 var ciSchedules = []schedule{
 	{"3n-contention", 3, 1, MixPart3, []FaultKind{KillLeader, PauseLeader, IsolateLeader, PartitionBridge, KillMajority}, 5, nil},
-	{"3n-wide", 3, 250, MixPart3, []FaultKind{PartitionRandom, KillRandom, PartitionMinority, KillLeader}, 4, nil},
-	{"5n-contention", 5, 2, MixPart3, []FaultKind{IsolateLeader, PartitionBridge, KillMajority, PauseLeader, PartitionMinority}, 5, nil},
+	{"3n-wide", 3, 250, MixPart3, []FaultKind{PartitionRandom, KillRandom, ReplaceNode, PartitionMinority, KillLeader}, 5, nil},
+	{"5n-contention", 5, 2, MixPart3, []FaultKind{IsolateLeader, PartitionBridge, ReplaceNode, KillMajority, PauseLeader, PartitionMinority}, 6, nil},
 	{"5n-wide", 5, 250, MixPart3, []FaultKind{KillLeader, PartitionRandom, KillRandom, PauseLeader}, 4, nil},
 	// The opt-in raft-wal log store, with part 1's operations, under
 	// partitions and pauses but no restarts: raft-wal v0.4.0 (the only
