@@ -3,9 +3,8 @@
 // partitions cut real TCP, drives them with concurrent clients over the real
 // protocol while a seeded nemesis kills, pauses, partitions and replaces
 // nodes (removes one from the membership and brings it back fresh with
-// --join), records
-// every operation with its invocation and return times, and checks the
-// history afterwards.
+// --join), records every operation with its invocation and return times,
+// and checks the history afterwards.
 //
 // The workload (workload.go) has two mixes. Part 1's: RESERVE, CANCEL and
 // STATUS of one seat of the default event. Part 3's: three events (the
