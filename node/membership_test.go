@@ -80,23 +80,27 @@ func (tc *testCluster) waitVoters(i int, want ...string) {
 	})
 }
 
-// bookingLoad books distinct seats of event "load" through node i with
-// ids, one request at a time, until stopped; every answer must be
-// SUCCESS. It returns the seats acknowledged.
+// bookingLoad books distinct seats of one event through one node, one
+// request at a time, until stopped; every answer must be SUCCESS. It
+// records the seats acknowledged and the longest wait for an answer.
 type bookingLoad struct {
+	event    string
 	stop     chan struct{}
 	done     chan struct{}
 	mu       sync.Mutex
 	acked    []int
 	failures []string
+	longest  time.Duration
 }
 
-func (tc *testCluster) startLoad(t *testing.T, i int) *bookingLoad {
+// startLoad creates event and starts booking its seats through node i,
+// with an id on every write when ids is set.
+func (tc *testCluster) startLoad(t *testing.T, i int, event string, ids bool) *bookingLoad {
 	c := tc.line(t, i)
-	if got := c.Do(t, "EVENT CREATE load 100000 id=load-create"); got != "SUCCESS" {
+	if got := c.Do(t, "EVENT CREATE "+event+" 100000 id=create-"+event); got != "SUCCESS" {
 		t.Fatalf("EVENT CREATE = %q", got)
 	}
-	l := &bookingLoad{stop: make(chan struct{}), done: make(chan struct{})}
+	l := &bookingLoad{event: event, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
 		for seat := 1; ; seat++ {
@@ -105,10 +109,17 @@ func (tc *testCluster) startLoad(t *testing.T, i int) *bookingLoad {
 				return
 			default:
 			}
-			got, err := c.Try(fmt.Sprintf("RESERVE %d buyer event=load id=load-%d", seat, seat))
+			req := fmt.Sprintf("RESERVE %d buyer event=%s", seat, event)
+			if ids {
+				req += fmt.Sprintf(" id=%s-%d", event, seat)
+			}
+			start := time.Now()
+			got, err := c.Try(req)
+			took := time.Since(start)
 			l.mu.Lock()
+			l.longest = max(l.longest, took)
 			if err != nil || got != "SUCCESS" {
-				l.failures = append(l.failures, fmt.Sprintf("seat %d: %q %v", seat, got, err))
+				l.failures = append(l.failures, fmt.Sprintf("%s: %q %v", req, got, err))
 			} else {
 				l.acked = append(l.acked, seat)
 			}
@@ -121,23 +132,30 @@ func (tc *testCluster) startLoad(t *testing.T, i int) *bookingLoad {
 	return l
 }
 
+// count is how many bookings were acknowledged so far.
+func (l *bookingLoad) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.acked)
+}
+
 // finish stops the load and checks that no request failed and that every
 // acknowledged booking reads BOOKED through node i.
 func (l *bookingLoad) finish(t *testing.T, tc *testCluster, i int) {
 	t.Helper()
 	close(l.stop)
 	<-l.done
+	t.Logf("%s: %d bookings acknowledged, longest wait for an answer %v", l.event, len(l.acked), l.longest)
 	if len(l.failures) > 0 {
-		t.Errorf("%d requests failed under membership changes, first: %s", len(l.failures), l.failures[0])
+		t.Errorf("%s: %d requests failed, first: %s", l.event, len(l.failures), l.failures[0])
 	}
-	t.Logf("%d bookings acknowledged under membership changes", len(l.acked))
 	if len(l.acked) < 50 {
-		t.Errorf("only %d bookings acknowledged: the load hardly ran", len(l.acked))
+		t.Errorf("%s: only %d bookings acknowledged: the load hardly ran", l.event, len(l.acked))
 	}
 	c := tc.line(t, i)
 	for _, seat := range l.acked {
-		if got := c.Do(t, fmt.Sprintf("STATUS %d event=load", seat)); got != "BOOKED buyer" {
-			t.Fatalf("acknowledged seat %d reads %q", seat, got)
+		if got := c.Do(t, fmt.Sprintf("STATUS %d event=%s", seat, l.event)); got != "BOOKED buyer" {
+			t.Fatalf("acknowledged seat %d of %s reads %q", seat, l.event, got)
 		}
 	}
 }
@@ -151,7 +169,7 @@ func TestJoinAndRemoveUnderLoad(t *testing.T) {
 	follower := tc.followers()[0]
 	// The load runs through the one original node that stays.
 	stays := 3 - leader - follower
-	load := tc.startLoad(t, stays)
+	load := tc.startLoad(t, stays, "load", true)
 
 	n4 := tc.join("n4", leader)
 	n5 := tc.join("n5", follower) // a join sent to a follower is carried to the leader

@@ -185,7 +185,8 @@ func (r *Replica) completeApply(p pendingApply) {
 			err = errors.New("unexpected state machine response")
 		}
 	}
-	notApplied := errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrEnqueueTimeout)
+	notApplied := errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrEnqueueTimeout) ||
+		errors.Is(err, raft.ErrLeadershipTransferInProgress)
 	for _, c := range p.calls {
 		switch {
 		case errors.Is(err, raft.ErrRaftShutdown):

@@ -87,6 +87,10 @@ type Replica struct {
 	// every entry committed before its term began (0: not ready). Reads
 	// and writes on the leader wait for it.
 	readyTerm atomic.Uint64
+	// handingOff is set while HandOff transfers leadership away: the
+	// leader is not ready then (Raft refuses new entries), so requests
+	// wait for the next leader instead of failing.
+	handingOff atomic.Bool
 
 	writes chan Call      // to the write batcher (leader only)
 	reads  chan Call      // to the read batcher (leader only)
@@ -319,7 +323,30 @@ func (r *Replica) IsLeader() bool { return r.raft.State() == raft.Leader }
 // LeaderReady reports whether this replica leads and has applied everything
 // committed before its current term began: only then may it serve.
 func (r *Replica) LeaderReady() bool {
-	return r.raft.State() == raft.Leader && r.readyTerm.Load() == r.raft.CurrentTerm()
+	return r.raft.State() == raft.Leader && r.readyTerm.Load() == r.raft.CurrentTerm() && !r.handingOff.Load()
+}
+
+// HandOff transfers leadership to the most caught-up voter (Raft's
+// LeadershipTransfer: it brings the target's log up to date, then tells it
+// to start an election at once) and returns once this replica has stepped
+// down, or with an error after about an election timeout. Requests that
+// arrive meanwhile wait for the new leader (LeaderReady is false), and
+// writes queued on the batcher are handed back to be routed again. It
+// does nothing on a replica that does not lead.
+func (r *Replica) HandOff() error {
+	if r.raft.State() != raft.Leader {
+		return nil
+	}
+	r.handingOff.Store(true)
+	r.change.broadcast()
+	defer func() {
+		r.handingOff.Store(false)
+		r.change.broadcast()
+	}()
+	if err := r.raft.LeadershipTransfer().Error(); err != nil {
+		return fmt.Errorf("leadership transfer: %w", err)
+	}
+	return nil
 }
 
 // Leader returns the node-to-node address and id of the leader this

@@ -150,3 +150,10 @@ func (l *LineConn) Try(req string) (string, error) {
 	}
 	return l.ReadLine(30 * time.Second)
 }
+
+// Contains reports whether the collected logs contain sub.
+func (s *LogSink) Contains(sub string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Contains(s.buf.Bytes(), []byte(sub))
+}
