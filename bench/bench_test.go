@@ -435,3 +435,31 @@ func TestHotPathAllocs(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// The failover workload goes through the client library: a node that
+// answers ERROR or closes connections costs retries, not failed requests.
+func TestFailover(t *testing.T) {
+	flaky, good := startFake(t, "n1"), startFake(t, "n1")
+	flaky.errorEvery = 3
+	flaky.closeAfter = 20
+	cfg := quick(WorkloadFailover, flaky.addr(), good.addr())
+	cfg.Pipeline = 1
+	res := run(t, cfg)
+	onlyKinds(t, res, protocol.Success)
+	if res.Errors != 0 || res.Committed == 0 || res.ErrorAnswers() != 0 {
+		t.Errorf("errors %d (%v), committed %d, ERROR answers %d: want only SUCCESS", res.Errors, res.ErrorSamples, res.Committed, res.ErrorAnswers())
+	}
+	if st := flaky.snapshot(); st.verbs[protocol.VerbReserve] == 0 || st.sent["ERROR NO_LEADER"] == 0 {
+		t.Errorf("the flaky node got %d RESERVEs and sent %d ERRORs: the workers did not use it", st.verbs[protocol.VerbReserve], st.sent["ERROR NO_LEADER"])
+	}
+	for _, f := range []*fakeNode{flaky, good} {
+		if st := f.snapshot(); st.verbs[protocol.VerbReserve] == 0 {
+			t.Errorf("a fake got no RESERVE: the workers do not spread over the nodes (%v)", st.verbs)
+		}
+	}
+
+	bad := quick(WorkloadFailover, good.addr())
+	if _, err := Run(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "pipeline 1") {
+		t.Errorf("failover with pipeline 4: %v, want a config error", err)
+	}
+}

@@ -33,6 +33,11 @@ const (
 	WorkloadMixed = "mixed"
 	// WorkloadRead sends STATUS of random seats 1..min(Seats, 1000).
 	WorkloadRead = "read"
+	// WorkloadFailover reserves never-booked seats through the Go client
+	// library, which retries across nodes with an id on every write: what
+	// an application sees while nodes fail or restart. Target all and
+	// pipeline 1 only.
+	WorkloadFailover = "failover"
 )
 
 // Defaults applied by Run to zero Config fields (Warmup excepted: zero
@@ -171,8 +176,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	switch c.Workload {
 	case WorkloadDistinct, WorkloadContention, WorkloadMixed, WorkloadRead:
+	case WorkloadFailover:
+		if c.Target != TargetAll || c.Pipeline != 1 {
+			return c, errors.New("the failover workload runs with target all and pipeline 1 (the client library chooses the node)")
+		}
 	default:
-		return c, fmt.Errorf("unknown workload %q (want distinct, contention, mixed or read)", c.Workload)
+		return c, fmt.Errorf("unknown workload %q (want distinct, contention, mixed, read or failover)", c.Workload)
 	}
 	switch {
 	case c.Clients < 0:

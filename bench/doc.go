@@ -53,6 +53,10 @@
 //   - WorkloadMixed: half "STATUS <seat>" of a seat the run has already
 //     booked, half distinct RESERVEs as above.
 //   - WorkloadRead: "STATUS <seat>" of random seats 1..min(Seats, 1000).
+//   - WorkloadFailover: distinct RESERVEs, each through its worker's own
+//     client.Client over all the addresses (an id on every write, retries
+//     across nodes): what an application sees while nodes restart. A
+//     request counts as an error only when the library gives up on it.
 //
 // Every id is unique: a random prefix per run, the client number and a
 // sequence number, so running twice against one cluster (whose applied ids

@@ -57,6 +57,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: config: %w", err)
 	}
+	if cfg.Workload == WorkloadFailover {
+		return runFailover(ctx, cfg)
+	}
 	addrs, err := targetAddrs(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("bench: target %s: %w", cfg.Target, err)

@@ -118,7 +118,7 @@ func runBench(addrs string, tlsCfg *tls.Config, args []string) int {
 	fs := flag.NewFlagSet("seat bench", flag.ContinueOnError)
 	addrFlag := fs.String("addr", addrs, "comma-separated client addresses of the nodes, in node order (see --ids)")
 	ids := fs.String("ids", "", "comma-separated node ids of the --addr addresses, in the same order (default n1,n2,... as scripts/cluster.sh)")
-	workload := fs.String("workload", bench.DefaultWorkload, "distinct, contention, mixed or read")
+	workload := fs.String("workload", bench.DefaultWorkload, "distinct, contention, mixed, read or failover")
 	target := fs.String("target", bench.DefaultTarget, "all (clients round robin over all nodes), leader or follower (all clients on one node)")
 	clients := fs.Int("clients", bench.DefaultClients, "connections, each with its own load")
 	pipeline := fs.Int("pipeline", bench.DefaultPipeline, "requests in flight per connection")
@@ -137,7 +137,8 @@ func runBench(addrs string, tlsCfg *tls.Config, args []string) int {
 			"Loads the cluster over the raw protocol for --warmup plus --duration and prints\n"+
 			"committed ops/s, answers by kind and latency percentiles of the --duration part.\n"+
 			"workloads: distinct (RESERVE never-booked seats), contention (RESERVE/CANCEL seats 1-5),\n"+
-			"           mixed (half STATUS of booked seats, half distinct), read (STATUS of seats 1..1000)\n"+
+			"           mixed (half STATUS of booked seats, half distinct), read (STATUS of seats 1..1000),\n"+
+			"           failover (distinct RESERVEs through the Go client, which retries across nodes)\n"+
 			"flags:\n")
 		fs.PrintDefaults()
 	}
