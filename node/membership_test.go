@@ -186,6 +186,10 @@ func TestJoinAndRemoveUnderLoad(t *testing.T) {
 		tc.stop(gone)
 	}
 	tc.waitForLeader()
+	after := load.count()
+	testutil.WaitFor(t, 15*time.Second, "bookings going on in the new membership", func() bool {
+		return load.count() >= after+100
+	})
 	load.finish(t, tc, stays)
 
 	// The new members hold the same state.

@@ -197,6 +197,14 @@ func (r *Replica) open() error {
 	rc.TrailingLogs = cfg.TrailingLogs
 	rc.MaxAppendEntries = 256
 	rc.BatchApplyCh = true
+	// A member removed from the configuration keeps its Raft running
+	// (as a follower outside the cluster) until the operator stops it.
+	// Raft's default shuts down at once, and entries already queued in
+	// its (batched) apply channel are then never answered: their futures
+	// carry no shutdown channel, so the write batcher, the calls it
+	// carries and the node's graceful stop would wait forever (found by
+	// TestJoinAndRemoveUnderLoad, with a removed leader).
+	rc.ShutdownOnRemove = false
 	notify := make(chan bool, 16)
 	rc.NotifyCh = notify
 
