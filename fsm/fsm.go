@@ -201,6 +201,28 @@ type Summary struct {
 	SawHold bool
 }
 
+// Seats returns the states of up to count seats of an event from seat
+// from on ("" = default), stopping at the event's last seat: one page of a
+// seat map, read under one lock. The error is ErrNoEvent.
+func (f *FSM) Seats(eventName string, from uint32, count int) ([]SeatInfo, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	e := f.st.event(eventName)
+	if e == nil {
+		return nil, ErrNoEvent
+	}
+	if from == 0 || from > e.seats {
+		return nil, nil
+	}
+	n := min(uint64(count), uint64(e.seats)-uint64(from)+1)
+	out := make([]SeatInfo, n)
+	for i := range out {
+		r, _ := e.get(from + uint32(i))
+		out[i] = SeatInfo{State: r.state, Holder: r.holder, Expires: r.expires}
+	}
+	return out, nil
+}
+
 // Summary returns the counts of an event ("" = default); the error is
 // ErrNoEvent.
 func (f *FSM) Summary(eventName string) (Summary, error) {

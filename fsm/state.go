@@ -27,6 +27,19 @@ const (
 	SeatHeld   SeatState = 2
 )
 
+// String names the state as the HTTP read API does: free, booked, held.
+func (s SeatState) String() string {
+	switch s {
+	case SeatFree:
+		return "free"
+	case SeatBooked:
+		return "booked"
+	case SeatHeld:
+		return "held"
+	}
+	return "unknown"
+}
+
 // ChangeOp is the kind of one change in a seat's history.
 type ChangeOp uint8
 

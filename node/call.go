@@ -14,6 +14,7 @@ type call struct {
 	n         *Node
 	req       protocol.Request
 	resp      string
+	start     time.Time // when submit took it (zero for a line answered before)
 	deadline  time.Time // answer ERROR TIMEOUT/NO_LEADER after this
 	forwarded bool      // came from another node: never forwarded again
 	connKey   uint64    // the client connection: its forwarded requests share one link
@@ -44,6 +45,17 @@ func releaseCall(c *call) {
 // finish answers the call. It must be called exactly once per call.
 func (c *call) finish(resp string) {
 	c.resp = resp
+	if o := c.n.observer; o != nil {
+		var took time.Duration
+		if !c.start.IsZero() {
+			took = time.Since(c.start)
+		}
+		verb := ""
+		if c.req.Verb != 0 {
+			verb = c.req.Verb.String()
+		}
+		o.ObserveRequest(verb, resp, took, c.forwarded)
+	}
 	c.n.inflight.Add(-1)
 	c.done <- struct{}{}
 }

@@ -86,6 +86,10 @@ type Config struct {
 	// HandshakeTimeout bounds a client's TLS handshake.
 	HandshakeTimeout time.Duration
 
+	// HTTP, when set, is the address of the node's HTTP port (--http):
+	// /status, /healthz, /readyz, /metrics and the JSON read API.
+	HTTP string
+
 	// PprofAddr, when set, serves Go's profiling endpoints there.
 	PprofAddr string
 

@@ -187,6 +187,7 @@ func (n *Node) serveConnAs(conn net.Conn, forwarded bool, identity string) {
 			answers <- c
 			continue
 		}
+		c.req = req // so that an early answer below is counted under its verb
 		if identity != "" && takesHolder(req.Verb) {
 			switch {
 			case req.Holder == "":

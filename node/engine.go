@@ -16,7 +16,8 @@ import (
 // finish, possibly before submit returns.
 func (n *Node) submit(c *call) {
 	n.inflight.Add(1)
-	c.deadline = time.Now().Add(n.cfg.RequestTimeout)
+	c.start = time.Now()
+	c.deadline = c.start.Add(n.cfg.RequestTimeout)
 	if c.req.IsPart1() && c.req.HasSeat && c.req.ID == "" && !n.seatMayExist(c.req.Seat) {
 		// The default event's seat count never changes once the cluster
 		// exists (it cannot be deleted), so an out-of-range seat needs no

@@ -15,6 +15,8 @@ import (
 
 	"github.com/seatd/seatd/cluster"
 	"github.com/seatd/seatd/fsm"
+	"github.com/seatd/seatd/httpapi"
+	"github.com/seatd/seatd/metrics"
 	"github.com/seatd/seatd/replica"
 	"github.com/seatd/seatd/transport"
 )
@@ -39,6 +41,13 @@ type Node struct {
 	fwdServer     *cluster.Server
 	clientLn      net.Listener
 	pprofSrv      *http.Server
+	httpLn        net.Listener    // --http, when set
+	httpSrv       *httpapi.Server // serves httpLn
+
+	// observer is told of every answered request (the metrics; nil in
+	// tests that build a Node by hand).
+	observer RequestObserver
+	metrics  *metrics.Set
 
 	connSeq     atomic.Uint64 // numbers client connections
 	clientConns atomic.Int64  // client connections open now (--max-conns)
@@ -53,6 +62,12 @@ type Node struct {
 	connsWG     sync.WaitGroup
 	closeOnce   sync.Once
 	closeErr    error
+}
+
+// RequestObserver is told of every request the node answers (package
+// metrics counts them and times them).
+type RequestObserver interface {
+	ObserveRequest(verb, answer string, took time.Duration, forwarded bool)
 }
 
 // Replica is what the node needs of the Raft group it serves (package
@@ -105,7 +120,11 @@ func New(cfg Config) (*Node, error) {
 
 func (n *Node) open() error {
 	cfg := &n.cfg
-	var err error
+	set, err := metrics.New()
+	if err != nil {
+		return err
+	}
+	n.metrics, n.observer = set, set
 	raftLn := cfg.RaftListener
 	if raftLn == nil {
 		if raftLn, err = net.Listen("tcp", cfg.Raft); err != nil {
@@ -154,6 +173,7 @@ func (n *Node) open() error {
 		Dialer:             dialer,
 		InspectListener:    n.mux.Listen(transport.HeaderInspect),
 		FormatsListener:    n.mux.Listen(transport.HeaderFormats),
+		Observer:           set,
 		Logger:             n.logger,
 	})
 	if err != nil {
@@ -190,6 +210,11 @@ func (n *Node) open() error {
 	}
 	n.clientLn = clientLn
 
+	if cfg.HTTP != "" {
+		if err := n.startHTTP(); err != nil {
+			return err
+		}
+	}
 	if cfg.PprofAddr != "" {
 		if err := n.startPprof(cfg.PprofAddr); err != nil {
 			return fmt.Errorf("listen on pprof address: %w", err)
@@ -293,6 +318,11 @@ func (n *Node) closeResources() {
 	}
 	if n.pprofSrv != nil {
 		n.pprofSrv.Close()
+	}
+	if n.httpSrv != nil {
+		n.httpSrv.Close()
+	} else if n.httpLn != nil {
+		n.httpLn.Close()
 	}
 	if n.fwdServer != nil {
 		n.fwdServer.Close()

@@ -28,8 +28,9 @@ const (
 
 // pendingApply is one log entry being committed and the calls it carries.
 type pendingApply struct {
-	future raft.ApplyFuture
-	calls  []Call
+	future  raft.ApplyFuture
+	calls   []Call
+	started time.Time
 }
 
 // runWriteBatcher turns queued writes into log entries on the leader. It
@@ -99,7 +100,7 @@ func (r *Replica) runWriteBatcher() {
 			<-slots
 			continue
 		}
-		applies <- pendingApply{future: r.raft.Apply(entry, r.cfg.ApplyTimeout), calls: batch}
+		applies <- pendingApply{future: r.raft.Apply(entry, r.cfg.ApplyTimeout), calls: batch, started: time.Now()}
 	}
 }
 
@@ -164,7 +165,7 @@ func requestWrite(req *protocol.Request) fsm.Write {
 // completeApply waits for one entry and answers its calls with the FSM's
 // results for it.
 func (r *Replica) completeApply(p pendingApply) {
-	err := p.future.Error()
+	err := r.await(p.future)
 	if len(p.calls) == 0 { // a tick
 		if err != nil {
 			r.logger.Debug("tick entry not applied", "error", err)
@@ -174,6 +175,9 @@ func (r *Replica) completeApply(p pendingApply) {
 	if err == nil {
 		switch res := p.future.Response().(type) {
 		case []fsm.Result:
+			if o := r.cfg.Observer; o != nil {
+				o.ObserveBatch(len(p.calls), time.Since(p.started))
+			}
 			for i, c := range p.calls {
 				c.Finish(resultLine(res[i]))
 			}

@@ -119,7 +119,7 @@ func (r *Replica) raiseFormat(timeout time.Duration) {
 		}
 	}
 	entry := fsm.AppendFormat(nil, time.Now().UnixMilli(), fsm.MaxFormat)
-	if err := r.raft.Apply(entry, r.cfg.ApplyTimeout).Error(); err != nil {
+	if err := r.await(r.raft.Apply(entry, r.cfg.ApplyTimeout)); err != nil {
 		r.logger.Warn("format upgrade: the format entry was not committed", "error", err)
 		return
 	}

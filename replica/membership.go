@@ -80,12 +80,12 @@ func (r *Replica) Join(id, address string) error {
 	for _, s := range servers {
 		if string(s.ID) == id {
 			r.logger.Info("membership: replacing a member at a new address", "id", id, "old", s.Address, "new", address)
-			if err := r.raft.RemoveServer(s.ID, 0, configTimeout).Error(); err != nil {
+			if err := r.await(r.raft.RemoveServer(s.ID, 0, configTimeout)); err != nil {
 				return fmt.Errorf("remove %s at its old address: %w", id, err)
 			}
 		}
 	}
-	if err := r.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(address), 0, configTimeout).Error(); err != nil {
+	if err := r.await(r.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(address), 0, configTimeout)); err != nil {
 		return fmt.Errorf("add %s as a non-voter: %w", id, err)
 	}
 	r.logger.Info("membership: node added as a non-voter", "id", id, "address", address)
@@ -158,7 +158,7 @@ func (r *Replica) Remove(id string, force bool) error {
 				"bring them back or force the removal", id, reachable, len(remaining), need)
 		}
 	}
-	if err := r.raft.RemoveServer(target.ID, 0, configTimeout).Error(); err != nil {
+	if err := r.await(r.raft.RemoveServer(target.ID, 0, configTimeout)); err != nil {
 		return fmt.Errorf("remove %s: %w", id, err)
 	}
 	r.logger.Info("membership: member removed", "id", id, "address", target.Address, "forced", force)
@@ -233,7 +233,7 @@ func (r *Replica) runPromotions() {
 			if err != nil || applied < want {
 				continue
 			}
-			if err := r.raft.AddVoter(s.ID, s.Address, 0, configTimeout).Error(); err != nil {
+			if err := r.await(r.raft.AddVoter(s.ID, s.Address, 0, configTimeout)); err != nil {
 				r.logger.Warn("membership: promoting a caught-up non-voter failed", "id", s.ID, "error", err)
 				continue
 			}

@@ -91,12 +91,12 @@ func (r *Replica) becomeReady() {
 // earlier terms) and, if the cluster is new, creates the default event and
 // tries once to raise the cluster's log format.
 func (r *Replica) prepareTerm() error {
-	if err := r.raft.Barrier(r.cfg.ApplyTimeout).Error(); err != nil {
+	if err := r.await(r.raft.Barrier(r.cfg.ApplyTimeout)); err != nil {
 		return fmt.Errorf("barrier: %w", err)
 	}
 	if r.fsm.DefaultSeats() == 0 {
 		entry := fsm.AppendInit(nil, time.Now().UnixMilli(), uint32(r.cfg.Seats))
-		if err := r.raft.Apply(entry, r.cfg.ApplyTimeout).Error(); err != nil {
+		if err := r.await(r.raft.Apply(entry, r.cfg.ApplyTimeout)); err != nil {
 			return fmt.Errorf("create the seats: %w", err)
 		}
 		r.logger.Info("cluster created", "seats", r.cfg.Seats)

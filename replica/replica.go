@@ -68,7 +68,17 @@ type Config struct {
 	// closes them on Close.
 	InspectListener, FormatsListener net.Listener
 
+	// Observer, when set, is told of every batch entry the leader
+	// commits (package metrics).
+	Observer BatchObserver
+
 	Logger hclog.Logger
+}
+
+// BatchObserver is told of each batch entry the leader committed: how
+// many writes it carried and how long it took from Apply to applied.
+type BatchObserver interface {
+	ObserveBatch(writes int, commit time.Duration)
 }
 
 // Replica is one node's member of a Raft group: the stores in the data
@@ -92,12 +102,15 @@ type Replica struct {
 	// wait for the next leader instead of failing.
 	handingOff atomic.Bool
 
-	writes chan Call      // to the write batcher (leader only)
-	reads  chan Call      // to the read batcher (leader only)
-	tick   chan struct{}  // asks the write batcher for a tick entry (leader only)
-	change changeSignal   // wakes whoever waits for a leadership change
-	stop   chan struct{}  // closed by Close: background goroutines return
-	bg     sync.WaitGroup // batchers, leadership watcher, services
+	writes chan Call     // to the write batcher (leader only)
+	reads  chan Call     // to the read batcher (leader only)
+	tick   chan struct{} // asks the write batcher for a tick entry (leader only)
+	change changeSignal  // wakes whoever waits for a leadership change
+	stop   chan struct{} // closed by Close: background goroutines return
+	// raftDown is closed once raft.Shutdown has returned: futures Raft
+	// has not answered by then never will be (see await).
+	raftDown chan struct{}
+	bg       sync.WaitGroup // batchers, leadership watcher, services
 
 	closeOnce sync.Once
 	closeErr  error
@@ -133,13 +146,14 @@ var ErrBootstrap = errors.New("replica: bootstrap failed")
 // may still be electing a leader. On error everything it opened is closed.
 func Open(cfg Config) (*Replica, error) {
 	r := &Replica{
-		cfg:    cfg,
-		logger: cfg.Logger,
-		fsm:    fsm.New(fsm.DefaultOptions()),
-		writes: make(chan Call, 1<<16),
-		reads:  make(chan Call, 1<<16),
-		tick:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
+		cfg:      cfg,
+		logger:   cfg.Logger,
+		fsm:      fsm.New(fsm.DefaultOptions()),
+		writes:   make(chan Call, 1<<16),
+		reads:    make(chan Call, 1<<16),
+		tick:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		raftDown: make(chan struct{}),
 	}
 	if err := r.open(); err != nil {
 		r.Close()
@@ -300,6 +314,7 @@ func (r *Replica) Close() error {
 				errs = append(errs, fmt.Errorf("shut down raft: %w", err))
 			}
 		}
+		close(r.raftDown)
 		close(r.stop)
 		r.bg.Wait()
 		// A handler still answering a heartbeat may write the term to the
@@ -351,7 +366,7 @@ func (r *Replica) HandOff() error {
 		r.handingOff.Store(false)
 		r.change.broadcast()
 	}()
-	if err := r.raft.LeadershipTransfer().Error(); err != nil {
+	if err := r.await(r.raft.LeadershipTransfer()); err != nil {
 		return fmt.Errorf("leadership transfer: %w", err)
 	}
 	return nil
@@ -388,8 +403,84 @@ func (r *Replica) FSM() *fsm.FSM { return r.fsm }
 func (r *Replica) Raft() *raft.Raft { return r.raft }
 
 // Snapshot asks Raft for a snapshot now (tests and operators).
-func (r *Replica) Snapshot() error { return r.raft.Snapshot().Error() }
+func (r *Replica) Snapshot() error { return r.await(r.raft.Snapshot()) }
 
 // ErrConfig marks an Open error caused by the configuration or the data
 // directory's contents (a log store of another kind), not by the machine.
 var ErrConfig = errors.New("replica: invalid configuration")
+
+// Status is the replica's own view of its group.
+type Status struct {
+	State        string // Leader, Follower, Candidate, Shutdown
+	Term         uint64
+	LeaderID     string
+	CommitIndex  uint64 // the commit index this replica knows
+	AppliedIndex uint64
+	Members      []cluster.Member // the latest configuration it knows (none while it cannot be read)
+}
+
+// Status reports the replica's view: role, term, leader, indexes and the
+// configuration it replicates (on any member, not only the leader).
+func (r *Replica) Status() Status {
+	_, leaderID := r.raft.LeaderWithID()
+	st := Status{
+		State:        r.raft.State().String(),
+		Term:         r.raft.CurrentTerm(),
+		LeaderID:     string(leaderID),
+		CommitIndex:  r.raft.CommitIndex(),
+		AppliedIndex: r.raft.AppliedIndex(),
+	}
+	if servers, err := r.configuration(); err == nil {
+		for _, s := range servers {
+			st.Members = append(st.Members, cluster.Member{
+				ID: string(s.ID), Address: string(s.Address),
+				Voter: s.Suffrage == raft.Voter, Leader: s.ID == leaderID,
+			})
+		}
+	}
+	return st
+}
+
+// Ready reports nil when this replica can serve: it knows a leader (or is
+// a ready leader), its state machine applies the log, and it has applied
+// every entry it knows to be committed. Otherwise it says why not.
+func (r *Replica) Ready() error {
+	if err := r.fsm.Halted(); err != nil {
+		return fmt.Errorf("the state machine stopped: %w", err)
+	}
+	if _, id := r.raft.LeaderWithID(); id == "" {
+		return errors.New("no leader known")
+	}
+	if r.raft.State() == raft.Leader && !r.LeaderReady() {
+		return errors.New("leader of a new term, not ready yet")
+	}
+	if applied, commit := r.raft.AppliedIndex(), r.raft.CommitIndex(); applied < commit {
+		return fmt.Errorf("applied %d of %d committed entries", applied, commit)
+	}
+	return nil
+}
+
+// await waits for a Raft future, or until Raft has shut down. hashicorp/raft
+// v1.7.3 does not answer every future when it shuts down: an entry still in
+// its (batched) apply channel, or committed but not yet handed to the state
+// machine, is dropped, and its future carries no shutdown channel, so
+// Error would block forever (and with it the write batcher, the calls it
+// carries and Close). Such a future is answered raft.ErrRaftShutdown here:
+// the outcome is unknown, as for any write Raft reports shut down. The
+// goroutine waiting on the dropped future is then left behind, blocked,
+// once per dropped future at shutdown.
+func (r *Replica) await(f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-r.raftDown:
+		select {
+		case err := <-done: // answered after all
+			return err
+		default:
+			return raft.ErrRaftShutdown
+		}
+	}
+}

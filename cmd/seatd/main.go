@@ -47,6 +47,7 @@ func main() {
 	fs.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "client connections served at once; more are answered ERROR BUSY and closed")
 	fs.DurationVar(&cfg.LineTimeout, "line-timeout", cfg.LineTimeout, "time a client may take to finish a line it started")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", cfg.HandshakeTimeout, "time a client may take for its TLS handshake")
+	fs.StringVar(&cfg.HTTP, "http", "", "HTTP port host:port: /status, /healthz, /readyz, /metrics and the JSON read API; off by default")
 	fs.StringVar(&cfg.PprofAddr, "pprof", "", "serve Go profiling endpoints on this address (e.g. 127.0.0.1:6060); off by default")
 	logLevel := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
 	fs.Parse(os.Args[1:])

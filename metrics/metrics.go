@@ -1,0 +1,117 @@
+// Package metrics holds one node's Prometheus metrics: the requests it
+// answered (by verb and result, and their latency), the leader's batches
+// (writes per log entry and the time to commit one), and hashicorp/raft's
+// own metrics, which raft emits through go-metrics and a Prometheus sink
+// turns into Prometheus series in the same registry.
+//
+// Raft's metrics go through go-metrics' process-wide global sink (raft
+// calls the package-level functions): New replaces it, so in a process
+// with several nodes (the in-process tests) the last one created gets
+// every node's Raft series. A seatd process runs one node.
+package metrics
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	gometrics "github.com/armon/go-metrics"
+	promsink "github.com/armon/go-metrics/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Set is one node's metrics and the registry that serves them.
+type Set struct {
+	// Registry holds every series below, Go's runtime and process
+	// collectors and Raft's; /metrics serves it.
+	Registry *prometheus.Registry
+
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	batchWrites prometheus.Histogram
+	commit      prometheus.Histogram
+}
+
+// New creates the metrics of one node and routes Raft's go-metrics into
+// them (see the package documentation about the global sink).
+func New() (*Set, error) {
+	reg := prometheus.NewRegistry()
+	s := &Set{
+		Registry: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "seatd_requests_total",
+			Help: "Requests answered by this node, by verb, result (the answer's first word, or ERROR_<CODE>) and origin (client, or forwarded by another node).",
+		}, []string{"verb", "result", "origin"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "seatd_request_duration_seconds",
+			Help:    "Time from reading a client request to its answer, by verb (forwarding and retries included).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 17), // 0.1 ms .. 6.5 s
+		}, []string{"verb"}),
+		batchWrites: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "seatd_batch_writes",
+			Help:    "Writes carried by each log entry the leader committed.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 11), // 1 .. 1024
+		}),
+		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "seatd_commit_duration_seconds",
+			Help:    "Time from handing a batch entry to Raft until it was applied on the leader.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 17),
+		}),
+	}
+	for _, c := range []prometheus.Collector{
+		s.requests, s.latency, s.batchWrites, s.commit,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("metrics: register: %w", err)
+		}
+	}
+	sink, err := promsink.NewPrometheusSinkFrom(promsink.PrometheusOpts{Registerer: reg, Expiration: time.Minute})
+	if err != nil {
+		return nil, fmt.Errorf("metrics: raft sink: %w", err)
+	}
+	cfg := gometrics.DefaultConfig("seatd")
+	cfg.EnableHostname = false
+	cfg.EnableHostnameLabel = false
+	cfg.EnableRuntimeMetrics = false // the Go collector has them
+	if _, err := gometrics.NewGlobal(cfg, sink); err != nil {
+		return nil, fmt.Errorf("metrics: raft metrics: %w", err)
+	}
+	return s, nil
+}
+
+// ObserveRequest counts one answered request: verb is the request's verb
+// ("" for a line that did not parse), answer the line sent back, took the
+// time since the request was read (0: not timed), forwarded whether it
+// came from another node.
+func (s *Set) ObserveRequest(verb, answer string, took time.Duration, forwarded bool) {
+	if verb == "" {
+		verb = "UNPARSED"
+	}
+	origin := "client"
+	if forwarded {
+		origin = "forwarded"
+	}
+	s.requests.WithLabelValues(verb, resultLabel(answer), origin).Inc()
+	if took > 0 && !forwarded {
+		s.latency.WithLabelValues(verb).Observe(took.Seconds())
+	}
+}
+
+// ObserveBatch records one committed batch entry of the leader.
+func (s *Set) ObserveBatch(writes int, commit time.Duration) {
+	s.batchWrites.Observe(float64(writes))
+	s.commit.Observe(commit.Seconds())
+}
+
+// resultLabel is an answer's first word, or ERROR_<CODE> for an ERROR
+// line: a small, fixed set of values.
+func resultLabel(answer string) string {
+	first, rest, _ := strings.Cut(answer, " ")
+	if first != "ERROR" {
+		return first
+	}
+	code, _, _ := strings.Cut(rest, " ")
+	return "ERROR_" + code
+}
