@@ -50,6 +50,7 @@ func main() {
 	fs.StringVar(&cfg.HTTP, "http", "", "HTTP port host:port: /status, /healthz, /readyz, /metrics and the JSON read API; off by default")
 	fs.StringVar(&cfg.PprofAddr, "pprof", "", "serve Go profiling endpoints on this address (e.g. 127.0.0.1:6060); off by default")
 	logLevel := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
+	logJSON := fs.Bool("log-json", false, "log one JSON object per line (for log shippers) instead of text")
 	fs.Parse(os.Args[1:])
 
 	var err error
@@ -62,7 +63,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "seatd: unknown --log-level %q\n", *logLevel)
 		os.Exit(2)
 	}
-	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "seatd", Level: level, Output: os.Stderr})
+	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "seatd", Level: level, Output: os.Stderr, JSONFormat: *logJSON})
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

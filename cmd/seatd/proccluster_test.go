@@ -84,7 +84,8 @@ func (r *procRun) alive() bool {
 type procOptions struct {
 	nodes   int
 	seats   int  // 0: seatd's default
-	noPeers bool // start without --peers (a one-node cluster)
+	noPeers bool     // start without --peers (a one-node cluster)
+	extra   []string // more flags for every node
 }
 
 // procCluster is a cluster of real seatd processes on 127.0.0.1. Only the
@@ -136,6 +137,7 @@ func (pc *procCluster) args(i int) []string {
 	if pc.opts.seats > 0 {
 		args = append(args, "--seats", strconv.Itoa(pc.opts.seats))
 	}
+	args = append(args, pc.opts.extra...)
 	return append(args, testTimings...)
 }
 
