@@ -83,7 +83,7 @@ func (r *procRun) alive() bool {
 // procOptions shapes a procCluster.
 type procOptions struct {
 	nodes   int
-	seats   int  // 0: seatd's default
+	seats   int      // 0: seatd's default
 	noPeers bool     // start without --peers (a one-node cluster)
 	extra   []string // more flags for every node
 }
