@@ -63,8 +63,12 @@ var ErrNotLeader = errors.New("cluster: not the leader")
 var ErrMembership = errors.New("membership change refused")
 
 // membershipTimeout bounds one membership request on the leader (a join or
-// removal commits a configuration entry) plus the relay hop.
-const membershipTimeout = 15 * time.Second
+// removal commits a configuration entry, a replacement two) plus the relay
+// hop.
+const membershipTimeout = 25 * time.Second
+
+// JoinTimeout is how long a joining node waits for one answer to JOIN.
+const JoinTimeout = membershipTimeout + 5*time.Second
 
 // ServeMembership answers every connection accepted from ln until ln
 // closes, each on its own goroutine (a configuration change takes a
@@ -186,9 +190,10 @@ func okOrError(answer string) error {
 	return fmt.Errorf("unexpected answer %q", answer)
 }
 
-// Join asks the node at addr (any member) to add this node, id at raftAddr.
-func Join(d *transport.Dialer, addr, id, raftAddr string) error {
-	answer, err := requestLine(d, addr, "JOIN "+id+" "+raftAddr, membershipTimeout+5*time.Second)
+// Join asks the node at addr (any member) to add this node, id at raftAddr,
+// waiting at most timeout for the answer.
+func Join(d *transport.Dialer, addr, id, raftAddr string, timeout time.Duration) error {
+	answer, err := requestLine(d, addr, "JOIN "+id+" "+raftAddr, timeout)
 	if err != nil {
 		return err
 	}

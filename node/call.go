@@ -74,6 +74,9 @@ func (c *call) Request() *protocol.Request { return &c.req }
 // Finish implements replica.Call.
 func (c *call) Finish(resp string) { c.finish(resp) }
 
+// Attempted implements replica.Call.
+func (c *call) Attempted() bool { return c.attempted }
+
 // SetAttempted implements replica.Call.
 func (c *call) SetAttempted(attempted bool) { c.attempted = attempted }
 

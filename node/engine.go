@@ -233,7 +233,7 @@ func (n *Node) retry(c *call) {
 // forwardedAnswer handles the leader's answer to a forwarded call.
 func (n *Node) forwardedAnswer(c *call, resp string, err error) {
 	switch {
-	case err == nil && c.req.ID != "" && protocol.ErrorCodeOf(resp) == protocol.Timeout:
+	case err == nil && c.req.ID != "" && protocol.ErrorCodeOf(resp) == protocol.Timeout && time.Until(c.deadline) > minRetryLeft:
 		// The leader could not learn the outcome (it lost leadership or
 		// shut down with the write in its log). The id makes asking again
 		// safe: the next leader answers from its id table, or applies the
@@ -254,6 +254,12 @@ func (n *Node) forwardedAnswer(c *call, resp string, err error) {
 		c.finish(protocol.ErrorLine(protocol.Timeout, "lost the connection to the leader; outcome unknown"))
 	}
 }
+
+// minRetryLeft is the least time a call must have left before its deadline
+// for a write whose leader answered TIMEOUT to be sent again: a re-send may
+// take up to the forwarding timeout, and a call must not be answered long
+// after its own deadline.
+const minRetryLeft = time.Second
 
 // leaderAppliedNothing reports whether the leader's answer says it applied
 // nothing and another node may serve the request: it was not the leader

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -226,6 +227,24 @@ func TestJoinedNodeRestartsAndRejoins(t *testing.T) {
 	tc.restart(n4) // and without --join
 	tc.waitVoters(0, "n1", "n2", "n3", "n4")
 	tc.waitConverged()
+
+	// Its machine wiped, not removed first, it joins again at the same
+	// address: the leader re-adds it as a non-voter, and it is promoted
+	// once it holds the log again.
+	tc.stop(n4)
+	if err := os.RemoveAll(tc.cfgs[n4].DataDir); err != nil {
+		t.Fatal(err)
+	}
+	tc.cfgs[n4].Join = tc.cfgs[0].Raft
+	tc.restart(n4)
+	testutil.WaitFor(t, 15*time.Second, "the leader re-adding the wiped voter", func() bool {
+		return tc.logs.Contains("a voter asks to join again")
+	})
+	tc.waitVoters(0, "n1", "n2", "n3", "n4")
+	tc.waitConverged()
+	if s, err := tc.nodes[n4].FSM().Seat("", 2); err != nil || s.Holder != "bob" {
+		t.Errorf("the wiped node holds seat 2 as %+v, %v", s, err)
+	}
 }
 
 // A member replaced by a fresh node at a new address with the same id is
@@ -279,7 +298,7 @@ func TestMembershipRefusals(t *testing.T) {
 		{"n9", tc.cfgs[fs[0]].Raft}, // another member's address
 		{"n9", "127.0.0.1:1"},       // nobody there to say which formats it applies
 	} {
-		if err := cluster.Join(d, tc.cfgs[leader].Raft, bad.id, bad.addr); err == nil {
+		if err := cluster.Join(d, tc.cfgs[leader].Raft, bad.id, bad.addr, cluster.JoinTimeout); err == nil {
 			t.Errorf("JOIN %q %q accepted", bad.id, bad.addr)
 		}
 	}
@@ -301,7 +320,7 @@ func TestJoinNeedsANodeCertificate(t *testing.T) {
 	defer func() { testTLS = nil }()
 	tc := newTestCluster(t, 3, 5, nil)
 	leader := tc.waitForLeader()
-	if err := cluster.Join(&transport.Dialer{}, tc.cfgs[leader].Raft, "rogue", "127.0.0.1:1"); err == nil {
+	if err := cluster.Join(&transport.Dialer{}, tc.cfgs[leader].Raft, "rogue", "127.0.0.1:1", cluster.JoinTimeout); err == nil {
 		t.Fatal("a join without a node certificate was accepted")
 	}
 	n4 := tc.join("n4", leader) // with the node certificate

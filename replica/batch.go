@@ -28,8 +28,12 @@ const (
 
 // pendingApply is one log entry being committed and the calls it carries.
 type pendingApply struct {
-	future  raft.ApplyFuture
-	calls   []Call
+	future raft.ApplyFuture
+	calls  []Call
+	// priors[i] is whether calls[i] had been attempted before this entry
+	// (an earlier entry that may have committed): an entry that never
+	// entered the log restores it rather than clearing it.
+	priors  []bool
 	started time.Time
 }
 
@@ -91,7 +95,7 @@ func (r *Replica) runWriteBatcher() {
 				break drain
 			}
 		}
-		entry, batch := r.encodeBatch(batch)
+		entry, batch, priors := r.encodeBatch(batch)
 		if len(batch) == 0 {
 			<-slots
 			continue
@@ -100,7 +104,7 @@ func (r *Replica) runWriteBatcher() {
 			<-slots
 			continue
 		}
-		applies <- pendingApply{future: r.raft.Apply(entry, r.cfg.ApplyTimeout), calls: batch, started: time.Now()}
+		applies <- pendingApply{future: r.raft.Apply(entry, r.cfg.ApplyTimeout), calls: batch, priors: priors, started: time.Now()}
 	}
 }
 
@@ -109,9 +113,10 @@ func (r *Replica) runWriteBatcher() {
 // format cannot carry (a part-3 request before every voter can apply
 // format 2) is answered ERROR BUSY, and one the state machine's decoder
 // would refuse INVALID_COMMAND, at once: neither goes into the log.
-func (r *Replica) encodeBatch(batch []Call) ([]byte, []Call) {
+func (r *Replica) encodeBatch(batch []Call) ([]byte, []Call, []bool) {
 	format := r.fsm.Format()
 	kept := batch[:0]
+	var priors []bool
 	for _, c := range batch {
 		w := requestWrite(c.Request())
 		switch err := fsm.Check(format, &w); {
@@ -121,19 +126,20 @@ func (r *Replica) encodeBatch(batch []Call) ([]byte, []Call) {
 			r.logger.Debug("write refused before the log", "request", c.Request().Verb.String(), "error", err)
 			c.Finish(protocol.InvalidCommand)
 		default:
+			priors = append(priors, c.Attempted())
 			c.SetAttempted(true)
 			kept = append(kept, c)
 		}
 	}
 	if len(kept) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	entry := fsm.AppendBatchHeader(make([]byte, 0, 32*len(kept)), format, time.Now().UnixMilli(), len(kept))
 	for _, c := range kept {
 		w := requestWrite(c.Request())
 		entry = fsm.AppendWrite(entry, format, &w)
 	}
-	return entry, kept
+	return entry, kept, priors
 }
 
 // FormatBusy is the answer to a part-3 request while the cluster runs log
@@ -191,14 +197,14 @@ func (r *Replica) completeApply(p pendingApply) {
 	}
 	notApplied := errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrEnqueueTimeout) ||
 		errors.Is(err, raft.ErrLeadershipTransferInProgress)
-	for _, c := range p.calls {
+	for i, c := range p.calls {
 		switch {
 		case errors.Is(err, raft.ErrRaftShutdown):
 			// Raft reports shutdown even for entries it committed: the
 			// outcome is unknown.
 			c.Finish(protocol.ErrorLine(protocol.Timeout, "the node shut down before the answer; outcome unknown"))
 		case notApplied:
-			c.SetAttempted(false)
+			c.SetAttempted(p.priors[i])
 			c.Reroute()
 		case c.Request().ID != "" && (errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrAbortedByRestore)):
 			// Safe to retry through the new leader: the id makes it

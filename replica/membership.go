@@ -36,18 +36,37 @@ func refused(format string, args ...any) error {
 
 // configuration returns the servers of the latest configuration.
 func (r *Replica) configuration() ([]raft.Server, error) {
+	servers, _, err := r.configurationAt()
+	return servers, err
+}
+
+// configurationAt returns the servers of the latest configuration and its
+// log index: a change made with that index as prevIndex is refused by Raft
+// if the configuration changed meanwhile.
+func (r *Replica) configurationAt() ([]raft.Server, uint64, error) {
 	cf := r.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
-		return nil, fmt.Errorf("read the configuration: %w", err)
+		return nil, 0, fmt.Errorf("read the configuration: %w", err)
 	}
-	return cf.Configuration().Servers, nil
+	return cf.Configuration().Servers, cf.Index(), nil
 }
 
 // Join implements cluster.MembershipHandler: on the leader it adds the node
 // id at address as a non-voter (runPromotions makes it a voter once it has
-// caught up). A join of a member at its own address changes nothing, so a
-// repeated --join is harmless; a member id at a new address is replaced
-// (removed, then added). The joiner must apply the cluster's log format.
+// caught up). Only a node without Raft state asks to join (runJoin), so:
+//
+//   - a non-voter at that address is a joiner asking again: nothing changes
+//     (a repeated --join is harmless);
+//   - a voter at that address lost its state (its machine was wiped, not
+//     removed first): it is removed and added back as a non-voter, so that
+//     it counts for commits and votes only once it holds the log again;
+//   - a member with that id at another address is replaced (removed, then
+//     added), unless a node still answers at the old address or the id is
+//     the leader's own.
+//
+// The joiner must apply the cluster's log format. Every change is made
+// against the configuration it read (prevIndex), so a concurrent change
+// makes it fail rather than act on a stale view.
 func (r *Replica) Join(id, address string) error {
 	if !r.LeaderReady() {
 		return cluster.ErrNotLeader
@@ -58,16 +77,32 @@ func (r *Replica) Join(id, address string) error {
 	if _, _, err := net.SplitHostPort(address); err != nil {
 		return refused("invalid address %q: %v", address, err)
 	}
-	servers, err := r.configuration()
+	servers, index, err := r.configurationAt()
 	if err != nil {
 		return err
 	}
-	for _, s := range servers {
+	var old *raft.Server // the member of that id, to be removed first
+	for i, s := range servers {
 		switch {
+		case string(s.ID) == id && string(s.Address) == address && s.Suffrage != raft.Voter:
+			return nil // a joiner asking again
 		case string(s.ID) == id && string(s.Address) == address:
-			return nil // already a member (a voter, or a non-voter still catching up)
+			if id == r.cfg.ID {
+				return refused("%s is this leader's own id", id)
+			}
+			r.logger.Warn("membership: a voter asks to join again, so it lost its state; re-adding it as a non-voter", "id", id, "address", address)
+			old = &servers[i]
 		case string(s.Address) == address:
 			return refused("address %s belongs to member %s; remove it first", address, s.ID)
+		case string(s.ID) == id:
+			if id == r.cfg.ID {
+				return refused("%s is this leader's own id", id)
+			}
+			if _, err := cluster.Applied(r.cfg.Dialer, string(s.Address), memberProbeTimeout); err == nil {
+				return refused("member %s still answers at its old address %s; stop it or remove it first", id, s.Address)
+			}
+			r.logger.Info("membership: replacing a member at a new address", "id", id, "old", s.Address, "new", address)
+			old = &servers[i]
 		}
 	}
 	newest, err := cluster.ProbeFormats(r.cfg.Dialer, address, FormatProbeTimeout)
@@ -77,15 +112,14 @@ func (r *Replica) Join(id, address string) error {
 	if format := int(r.fsm.Format()); newest < format {
 		return refused("%s applies log formats up to %d but the cluster runs format %d: upgrade it", id, newest, format)
 	}
-	for _, s := range servers {
-		if string(s.ID) == id {
-			r.logger.Info("membership: replacing a member at a new address", "id", id, "old", s.Address, "new", address)
-			if err := r.await(r.raft.RemoveServer(s.ID, 0, configTimeout)); err != nil {
-				return fmt.Errorf("remove %s at its old address: %w", id, err)
-			}
+	if old != nil {
+		f := r.raft.RemoveServer(old.ID, index, configTimeout)
+		if err := r.await(f); err != nil {
+			return fmt.Errorf("remove %s at %s: %w", id, old.Address, err)
 		}
+		index = f.Index()
 	}
-	if err := r.await(r.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(address), 0, configTimeout)); err != nil {
+	if err := r.await(r.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(address), index, configTimeout)); err != nil {
 		return fmt.Errorf("add %s as a non-voter: %w", id, err)
 	}
 	r.logger.Info("membership: node added as a non-voter", "id", id, "address", address)
@@ -132,7 +166,7 @@ func (r *Replica) Remove(id string, force bool) error {
 	if !r.LeaderReady() {
 		return cluster.ErrNotLeader
 	}
-	servers, err := r.configuration()
+	servers, index, err := r.configurationAt()
 	if err != nil {
 		return err
 	}
@@ -158,7 +192,7 @@ func (r *Replica) Remove(id string, force bool) error {
 				"bring them back or force the removal", id, reachable, len(remaining), need)
 		}
 	}
-	if err := r.await(r.raft.RemoveServer(target.ID, 0, configTimeout)); err != nil {
+	if err := r.await(r.raft.RemoveServer(target.ID, index, configTimeout)); err != nil {
 		return fmt.Errorf("remove %s: %w", id, err)
 	}
 	r.logger.Info("membership: member removed", "id", id, "address", target.Address, "forced", force)
@@ -214,14 +248,24 @@ func (r *Replica) runPromotions() {
 			clear(target)
 			continue
 		}
-		servers, err := r.configuration()
+		servers, index, err := r.configurationAt()
 		if err != nil {
 			continue
 		}
 		commit := r.raft.CommitIndex()
+		nonvoters := make(map[raft.ServerID]bool)
+		for _, s := range servers {
+			if s.Suffrage == raft.Nonvoter {
+				nonvoters[s.ID] = true
+			}
+		}
+		for id := range target {
+			if !nonvoters[id] { // promoted, removed or replaced meanwhile
+				delete(target, id)
+			}
+		}
 		for _, s := range servers {
 			if s.Suffrage != raft.Nonvoter {
-				delete(target, s.ID)
 				continue
 			}
 			want, seen := target[s.ID]
@@ -233,11 +277,13 @@ func (r *Replica) runPromotions() {
 			if err != nil || applied < want {
 				continue
 			}
-			if err := r.await(r.raft.AddVoter(s.ID, s.Address, 0, configTimeout)); err != nil {
+			f := r.raft.AddVoter(s.ID, s.Address, index, configTimeout)
+			if err := r.await(f); err != nil {
 				r.logger.Warn("membership: promoting a caught-up non-voter failed", "id", s.ID, "error", err)
 				continue
 			}
 			delete(target, s.ID)
+			index = f.Index()
 			r.logger.Info("membership: non-voter caught up and promoted to voter", "id", s.ID, "applied", applied)
 		}
 	}
@@ -253,7 +299,16 @@ func (r *Replica) runJoin() {
 			r.logger.Info("membership: joined the cluster", "via", r.cfg.Join)
 			return
 		}
-		err := cluster.Join(r.cfg.Dialer, r.cfg.Join, r.cfg.ID, r.cfg.Advertise)
+		// The request runs beside, so that Close need not wait for its
+		// answer (it ends by itself within cluster.JoinTimeout).
+		answer := make(chan error, 1)
+		go func() { answer <- cluster.Join(r.cfg.Dialer, r.cfg.Join, r.cfg.ID, r.cfg.Advertise, cluster.JoinTimeout) }()
+		var err error
+		select {
+		case err = <-answer:
+		case <-r.stop:
+			return
+		}
 		if err == nil {
 			wait = 200 * time.Millisecond // added: wait for the configuration to arrive
 		} else {

@@ -9,12 +9,6 @@ import (
 	"github.com/seatd/seatd/fsm"
 )
 
-// leaderReady reports whether this node leads and has applied everything
-// committed before its current term began.
-func (r *Replica) leaderReady() bool {
-	return r.raft.State() == raft.Leader && r.readyTerm.Load() == r.raft.CurrentTerm()
-}
-
 // confirmLeadership reports whether this node was, after the reads in hand
 // arrived, the leader of a term whose start barrier it has applied.
 func (r *Replica) confirmLeadership() bool {

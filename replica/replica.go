@@ -124,8 +124,10 @@ type Call interface {
 	Request() *protocol.Request
 	// Finish gives the call its answer; it is called once per call.
 	Finish(answer string)
-	// SetAttempted records whether the write may have taken effect (it is
-	// in a log entry): its outcome is then unknown if no answer comes.
+	// Attempted and SetAttempted tell and record whether the write may
+	// have taken effect (it is, or was, in a log entry): its outcome is
+	// then unknown if no answer comes.
+	Attempted() bool
 	SetAttempted(bool)
 	// Reroute hands the call back to be routed again at once: this
 	// replica could not serve it (it lost leadership before the write's
@@ -444,7 +446,9 @@ func (r *Replica) Status() Status {
 // Ready reports nil when this replica can serve: it knows a leader (or is
 // a ready leader), its state machine applies the log, and it has applied
 // every entry it knows to be committed. Otherwise it says why not.
-func (r *Replica) Ready() error {
+func (r *Replica) Ready() error { return hookReady(r.ready()) }
+
+func (r *Replica) ready() error {
 	if err := r.fsm.Halted(); err != nil {
 		return fmt.Errorf("the state machine stopped: %w", err)
 	}

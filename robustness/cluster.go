@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 const (
 	clientPort = 7000
 	raftPort   = 8000
+	httpPort   = 9000 // --http: the readiness checks ask /readyz
 )
 
 // Cluster is a set of seatd processes, node i running in namespace i of a
@@ -82,6 +84,7 @@ func (c *Cluster) StartNode(i int) error {
 		"--raft", c.raftAddr(i),
 		"--data", c.dataDir(i),
 		"--seats", fmt.Sprint(c.Seats),
+		"--http", net.JoinHostPort(c.Net.IP(i), fmt.Sprint(httpPort)),
 	}
 	if via := c.joinVia[i]; via >= 0 {
 		args = append(args, "--join", c.raftAddr(via))
@@ -336,6 +339,17 @@ func request(addr, line string, timeout time.Duration) (string, error) {
 		return "", err
 	}
 	return strings.TrimSuffix(resp, "\n"), nil
+}
+
+// Readiness asks node i's /readyz and returns the HTTP status code.
+func (c *Cluster) Readiness(i int) (int, error) {
+	hc := http.Client{Timeout: time.Second}
+	resp, err := hc.Get("http://" + net.JoinHostPort(c.Net.IP(i), fmt.Sprint(httpPort)) + "/readyz")
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 // serviceRequest opens a connection to a node-to-node service (its header

@@ -89,6 +89,13 @@ var Mutants = []Mutant{
 		Faults:  []FaultKind{ReplaceNode},
 		Files:   []MutantFile{{Target: "replica/hook_joinbootstrap.go", Source: "hook_joinbootstrap.go"}},
 	},
+	{
+		Name:    "alwaysready",
+		Breaks:  "/readyz answers 200 on a node that knows no leader",
+		Exposes: "the readiness check of the partitions (isolate-leader, partition-random, partition-minority)",
+		Faults:  []FaultKind{IsolateLeader},
+		Files:   []MutantFile{{Target: "replica/hook_ready.go", Source: "hook_ready.go"}},
+	},
 }
 
 // MutantByName returns the mutant of that name.

@@ -35,8 +35,11 @@ type Fault struct {
 	Hold     time.Duration
 	Injected bool
 	Targets  []int
-	At       time.Duration // since the run started
-	Healed   time.Duration
+	// CutOff are the nodes the fault separates from a majority (the
+	// minority side of a partition): their /readyz must turn 503.
+	CutOff []int
+	At     time.Duration // since the run started
+	Healed time.Duration
 	// Recovery is how long after the heal the cluster answered a write.
 	Recovery time.Duration
 }
@@ -179,7 +182,7 @@ func (n *nemesis) inject(f *Fault) (heal func() error, err error) {
 			minority = append(minority, rest[:c.N-majority-1]...)
 		}
 		sort.Ints(minority)
-		f.Targets = minority
+		f.Targets, f.CutOff = minority, minority
 		if err := c.Net.Partition([][]int{minority, n.others(minority...)}); err != nil {
 			return nil, err
 		}
@@ -188,7 +191,7 @@ func (n *nemesis) inject(f *Fault) (heal func() error, err error) {
 		perm := n.rng.Perm(c.N)
 		minority := perm[:c.N-majority]
 		sort.Ints(minority)
-		f.Targets = minority
+		f.Targets, f.CutOff = minority, minority
 		if err := c.Net.Partition([][]int{minority, n.others(minority...)}); err != nil {
 			return nil, err
 		}

@@ -193,7 +193,10 @@ func Run(cfg RunConfig) (*Report, error) {
 		}
 		f.Injected, f.At = true, time.Since(start)
 		logf("fault %d: %s targets %v for %s", i, f.Kind, f.Targets, f.Hold)
-		time.Sleep(f.Hold)
+		if notReady := holdWatchingReadiness(c, f); len(notReady) > 0 {
+			violate("readiness: node(s) %v cut off from the majority by %s still answered /readyz 200 after %s",
+				notReady, f.Kind, readinessBound)
+		}
 		if err := heal(); err != nil {
 			return nil, fmt.Errorf("heal %s: %w", f.Kind, err)
 		}
@@ -249,6 +252,18 @@ func Run(cfg RunConfig) (*Report, error) {
 		converged = false
 	}
 	phaseDone("convergence")
+	// Healed and converged: every node is ready again.
+	for i := 0; i < c.N; i++ {
+		deadline := time.Now().Add(readinessBound)
+		code, err := c.Readiness(i)
+		for (err != nil || code != 200) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+			code, err = c.Readiness(i)
+		}
+		if err != nil || code != 200 {
+			violate("readiness: %s answered /readyz %d (%v) %s after the last heal and convergence", c.ID(i), code, err, readinessBound)
+		}
+	}
 
 	// Final reads of every touched seat through every node, recorded in
 	// the history.
@@ -605,4 +620,39 @@ func resendWrites(c *Cluster, ops []*Op) (int, []string, error) {
 		}
 	}
 	return len(writes), diffs, nil
+}
+
+// readinessBound is how long a node cut off from the majority may keep
+// answering /readyz 200: a leader's lease, a follower's heartbeat timeout
+// and an election, with room for -race.
+const readinessBound = 10 * time.Second
+
+// holdWatchingReadiness keeps fault f in place for its hold and, while it
+// is, polls the /readyz of the nodes it cut off from the majority; the hold
+// is stretched (up to readinessBound) until each has answered 503. It
+// returns the ids of those that never did.
+func holdWatchingReadiness(c *Cluster, f *Fault) []string {
+	start := time.Now()
+	pending := map[int]bool{}
+	for _, i := range f.CutOff {
+		pending[i] = true
+	}
+	for {
+		for i := range pending {
+			if code, err := c.Readiness(i); err == nil && code == 503 {
+				delete(pending, i)
+			}
+		}
+		elapsed := time.Since(start)
+		if elapsed >= f.Hold && (len(pending) == 0 || elapsed >= readinessBound) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var ids []string
+	for i := range pending {
+		ids = append(ids, c.ID(i))
+	}
+	sort.Strings(ids)
+	return ids
 }
