@@ -302,7 +302,9 @@ func (r *Replica) runJoin() {
 		// The request runs beside, so that Close need not wait for its
 		// answer (it ends by itself within cluster.JoinTimeout).
 		answer := make(chan error, 1)
-		go func() { answer <- cluster.Join(r.cfg.Dialer, r.cfg.Join, r.cfg.ID, r.cfg.Advertise, cluster.JoinTimeout) }()
+		go func() {
+			answer <- cluster.Join(r.cfg.Dialer, r.cfg.Join, r.cfg.ID, r.cfg.Advertise, cluster.JoinTimeout)
+		}()
 		var err error
 		select {
 		case err = <-answer:
