@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"sort"
@@ -729,7 +730,7 @@ func (m *model) seatWrite(w Write, index uint64, now int64) Result {
 			return r
 		}
 	}
-	exp := now + int64(w.TTL)*1000
+	exp := holdExpiryModel(now, w.TTL)
 	for i, n := range todo {
 		if ops[i] == 0 {
 			continue
@@ -911,4 +912,14 @@ func sortedKeys(m map[uint32]SeatInfo) []uint32 {
 	out := slices.Collect(maps.Keys(m))
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// holdExpiryModel is the model's own rule for a hold's end: now plus the
+// ttl, saturating at the end of int64 (a log time is whatever the leader
+// wrote; fuzzed entries reach it).
+func holdExpiryModel(now int64, ttl uint32) int64 {
+	if d := int64(ttl) * 1000; now <= math.MaxInt64-d {
+		return now + d
+	}
+	return math.MaxInt64
 }
