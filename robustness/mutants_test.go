@@ -156,6 +156,8 @@ func classify(vs []string) string {
 			c = "replicas-differ"
 		case strings.Contains(v, "exited by itself"):
 			c = "node-exited"
+		case strings.HasPrefix(v, "readiness:"):
+			c = "readiness"
 		case strings.Contains(v, "reads failed"), strings.Contains(v, "re-sending writes failed"):
 			c = "unavailable"
 		default:
