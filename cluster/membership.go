@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,8 +25,10 @@ import (
 //	MEMBERS                    -> MEMBERS <id>,<address>,<voter|nonvoter>[,leader] ...
 //	REMOVE <id> [force]        -> OK | ERROR <text>
 //	APPLIED                    -> APPLIED <index>   (this node's own applied index)
+//	STATUS                     -> STATUS <json>     (this node's own NodeStatus)
 //
-// JOIN, MEMBERS and REMOVE are the leader's to answer: a follower carries
+// APPLIED and STATUS are answered by the node asked. JOIN, MEMBERS and
+// REMOVE are the leader's to answer: a follower carries
 // the request to the leader it knows and relays the answer (one hop: the
 // line it sends starts with "RELAYED ", which is never relayed again).
 // The service runs on the node-to-node port, so with peer mutual TLS only
@@ -39,9 +42,22 @@ type Member struct {
 	Leader  bool
 }
 
+// NodeStatus is one node's own view, as the membership service's STATUS
+// answers it (the live page shows every member's).
+type NodeStatus struct {
+	ID           string `json:"id"`
+	State        string `json:"state"`
+	Term         uint64 `json:"term"`
+	LeaderID     string `json:"leader_id"`
+	CommitIndex  uint64 `json:"commit_index"`
+	AppliedIndex uint64 `json:"applied_index"`
+}
+
 // MembershipHandler is what the membership service needs of the local
 // replica.
 type MembershipHandler interface {
+	// NodeStatus is this node's own view (any member answers it).
+	NodeStatus() NodeStatus
 	// Join adds the node, first as a non-voter; it is promoted once it
 	// has caught up. ErrNotLeader when this replica does not lead.
 	Join(id, address string) error
@@ -109,6 +125,12 @@ func answerMembership(line string, h MembershipHandler, d *transport.Dialer, log
 	switch {
 	case f[0] == "APPLIED" && len(f) == 1:
 		return "APPLIED " + strconv.FormatUint(h.AppliedIndex(), 10)
+	case f[0] == "STATUS" && len(f) == 1:
+		b, err := json.Marshal(h.NodeStatus())
+		if err != nil {
+			return "ERROR " + oneLine(err.Error())
+		}
+		return "STATUS " + string(b)
 	case f[0] == "JOIN" && len(f) == 3:
 		err = h.Join(f[1], f[2])
 	case f[0] == "REMOVE" && (len(f) == 2 || len(f) == 3 && f[2] == "force"):
@@ -247,4 +269,21 @@ func Applied(d *transport.Dialer, addr string, timeout time.Duration) (uint64, e
 		return 0, fmt.Errorf("unexpected answer %q from %s", answer, addr)
 	}
 	return strconv.ParseUint(rest, 10, 64)
+}
+
+// PeerStatus asks the node at addr for its own status.
+func PeerStatus(d *transport.Dialer, addr string, timeout time.Duration) (NodeStatus, error) {
+	var st NodeStatus
+	answer, err := requestLine(d, addr, "STATUS", timeout)
+	if err != nil {
+		return st, err
+	}
+	rest, ok := strings.CutPrefix(answer, "STATUS ")
+	if !ok {
+		return st, fmt.Errorf("unexpected answer %q from %s", answer, addr)
+	}
+	if err := json.Unmarshal([]byte(rest), &st); err != nil {
+		return st, fmt.Errorf("status from %s: %w", addr, err)
+	}
+	return st, nil
 }

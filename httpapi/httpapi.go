@@ -1,7 +1,8 @@
 // Package httpapi serves a node's HTTP port (--http): its status, health
 // and readiness for load balancers and orchestrators, its Prometheus
-// metrics, and a JSON read API over the node's local state (events, a seat
-// map page by page, a seat's history).
+// metrics, a JSON read API over the node's local state (events, a seat map
+// page by page, a seat's history), and at / a live page of the cluster and
+// an event's seat map (embedded files; it polls the read API).
 //
 // The read API answers from the node's own applied state: on a follower it
 // may lag the leader by its replication delay (each answer carries the
@@ -10,9 +11,11 @@
 package httpapi
 
 import (
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"strconv"
@@ -43,10 +46,22 @@ type Peer struct {
 	Suffrage string `json:"suffrage"` // voter, nonvoter
 }
 
+// Member is one member's own view, as the live page shows it.
+type Member struct {
+	ID           string `json:"id"`
+	State        string `json:"state"` // as Status.State, or "unreachable"
+	Term         uint64 `json:"term"`
+	LeaderID     string `json:"leader_id"`
+	AppliedIndex uint64 `json:"applied_index"`
+}
+
 // Node is what the HTTP port needs of the node it describes.
 type Node interface {
 	// Status is the node's current view.
 	Status() Status
+	// Cluster is every member's own view, asked of each (this node's
+	// first); a member that does not answer is "unreachable".
+	Cluster() []Member
 	// Ready is nil when the node knows a leader and has applied the log
 	// up to the commit index it knows, else why not.
 	Ready() error
@@ -67,6 +82,11 @@ type Config struct {
 	Registry *prometheus.Registry // served on /metrics
 }
 
+// pageFiles is the live page: HTML, CSS and script, served as they are.
+//
+//go:embed page
+var pageFiles embed.FS
+
 // MaxPage bounds the seats of one seat-map page.
 const MaxPage = 1000
 
@@ -84,6 +104,13 @@ func New(cfg Config) *Server {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+	page, err := fs.Sub(pageFiles, "page")
+	if err != nil {
+		panic(err) // the embedded directory exists: a build without it does not compile
+	}
+	mux.Handle("GET /{$}", http.FileServerFS(page))
+	mux.Handle("GET /app.js", http.FileServerFS(page))
+	mux.HandleFunc("GET /v1/cluster", s.cluster)
 	mux.HandleFunc("GET /v1/events", s.events)
 	mux.HandleFunc("GET /v1/events/{event}/seats", s.seats)
 	mux.HandleFunc("GET /v1/events/{event}/seats/{seat}/history", s.history)
@@ -99,6 +126,16 @@ func (s *Server) Close() error { return s.srv.Close() }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.cfg.Node.Status())
+}
+
+// cluster serves GET /v1/cluster: every member's own view, for the page.
+func (s *Server) cluster(w http.ResponseWriter, r *http.Request) {
+	nodes := s.cfg.Node.Cluster()
+	self := ""
+	if len(nodes) > 0 {
+		self = nodes[0].ID
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"self": self, "nodes": nodes})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

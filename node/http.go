@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
+	"time"
 
+	"github.com/seatd/seatd/cluster"
 	"github.com/seatd/seatd/httpapi"
 	"github.com/seatd/seatd/transport"
 )
@@ -31,6 +34,33 @@ func (h httpNode) Status() httpapi.Status {
 }
 
 func (h httpNode) Ready() error { return h.n.rep.Ready() }
+
+// peerStatusTimeout bounds asking one member for its status for the page.
+const peerStatusTimeout = 500 * time.Millisecond
+
+func (h httpNode) Cluster() []httpapi.Member {
+	st := h.n.rep.Status()
+	self := httpapi.Member{ID: h.n.cfg.ID, State: st.State, Term: st.Term, LeaderID: st.LeaderID, AppliedIndex: st.AppliedIndex}
+	out := []httpapi.Member{self}
+	others := make([]httpapi.Member, 0, len(st.Members))
+	var addrs []string
+	for _, m := range st.Members {
+		if m.ID != h.n.cfg.ID {
+			others = append(others, httpapi.Member{ID: m.ID, State: "unreachable"})
+			addrs = append(addrs, m.Address)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range others {
+		wg.Go(func() {
+			if ps, err := cluster.PeerStatus(h.n.dialer, addrs[i], peerStatusTimeout); err == nil {
+				others[i] = httpapi.Member{ID: others[i].ID, State: ps.State, Term: ps.Term, LeaderID: ps.LeaderID, AppliedIndex: ps.AppliedIndex}
+			}
+		})
+	}
+	wg.Wait()
+	return append(out, others...)
+}
 
 // startHTTP listens on --http and serves the node's HTTP port. With TLS on
 // the client port the HTTP port takes the same settings: the same

@@ -183,6 +183,14 @@ func TestHTTPReadAPI(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"op": "RESERVE"`) || !strings.Contains(body, `"holder": "alice"`) {
 		t.Errorf("history: %d %s", code, body)
 	}
+	// The live page and its script are embedded and fetch nothing from
+	// elsewhere.
+	for _, path := range []string{"/", "/app.js"} {
+		code, body := tc.httpGet(t, hc, "http", i, path)
+		if code != 200 || strings.Contains(body, "https://") || strings.Contains(body, "http://") {
+			t.Errorf("GET %s: %d, or it names another site:\n%s", path, code, body)
+		}
+	}
 	for path, want := range map[string]int{
 		"/v1/events/nope/seats":               404,
 		"/v1/events/gala/seats?count=0":       400,

@@ -339,3 +339,10 @@ func (r *Replica) inConfiguration() bool {
 	}
 	return false
 }
+
+// NodeStatus implements cluster.MembershipHandler.
+func (r *Replica) NodeStatus() cluster.NodeStatus {
+	st := r.Status()
+	return cluster.NodeStatus{ID: r.cfg.ID, State: st.State, Term: st.Term, LeaderID: st.LeaderID,
+		CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex}
+}

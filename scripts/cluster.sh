@@ -4,7 +4,8 @@
 #   scripts/cluster.sh [--data DIR] [--fresh] [--seats N] [--tls] [-- extra seatd flags...]
 #
 # Builds bin/seatd and bin/seat, starts nodes n1 n2 n3 (clients on
-# 127.0.0.1:7001-7003, Raft on 127.0.0.1:8001-8003, data in DIR/n1..n3,
+# 127.0.0.1:7001-7003, Raft on 127.0.0.1:8001-8003, HTTP and the live page
+# on 127.0.0.1:9001-9003, data in DIR/n1..n3,
 # DIR defaulting to ./data in the repository), shows each node's output with
 # an [n1]/[n2]/[n3] prefix (a copy goes to DIR/n1.log ...), waits for a
 # leader, then runs until Ctrl-C or SIGTERM, which stop the nodes cleanly.
@@ -35,7 +36,8 @@ usage: scripts/cluster.sh [--data DIR] [--fresh] [--seats N] [--tls] [-- extra s
                unless DIR/pki/ca.crt exists (clients then need
                bin/seat --ca DIR/pki/ca.crt --cert DIR/pki/alice.crt --key DIR/pki/alice.key)
   -- ...       everything after -- is passed to every seatd
-Starts n1 n2 n3 on 127.0.0.1 (client ports 7001-7003, Raft ports 8001-8003)
+Starts n1 n2 n3 on 127.0.0.1 (client ports 7001-7003, Raft ports 8001-8003,
+HTTP and the live page on 9001-9003)
 and runs until Ctrl-C or SIGTERM.
 EOF
 }
@@ -106,13 +108,14 @@ data=$(realpath -m -- "$data")
 ids=(n1 n2 n3)
 client_addr=(127.0.0.1:7001 127.0.0.1:7002 127.0.0.1:7003)
 raft_addr=(127.0.0.1:8001 127.0.0.1:8002 127.0.0.1:8003)
+http_addr=(127.0.0.1:9001 127.0.0.1:9002 127.0.0.1:9003)
 peers=n1=${raft_addr[0]},n2=${raft_addr[1]},n3=${raft_addr[2]}
 ready_timeout_ms=15000 # how long to wait for a leader
 stop_timeout_s=30      # how long a node may take to stop before SIGKILL
 
 check_ports() {
 	local a busy=()
-	for a in "${client_addr[@]}" "${raft_addr[@]}"; do
+	for a in "${client_addr[@]}" "${raft_addr[@]}" "${http_addr[@]}"; do
 		if port_in_use "$a"; then
 			busy+=("$a")
 		fi
@@ -120,7 +123,7 @@ check_ports() {
 	if ((${#busy[@]} > 0)); then
 		printf 'cluster.sh: address already in use: %s\n' "${busy[*]}" >&2
 		printf '  another cluster (or program) is listening there; stop it first.\n' >&2
-		printf "  to see who: ss -ltnp 'sport >= :7001 and sport <= :8003'\n" >&2
+		printf "  to see who: ss -ltnp 'sport >= :7001 and sport <= :9003'\n" >&2
 		exit 1
 	fi
 }
@@ -185,7 +188,7 @@ start_node() {
 		tee -a "$data/$id.log" | sed -u "s/^/[$id] /"
 	) <"$fifo" &
 	prefix_pid[$id]=$!
-	local args=(--id "$id" --listen "${client_addr[i]}" --raft "${raft_addr[i]}"
+	local args=(--id "$id" --listen "${client_addr[i]}" --raft "${raft_addr[i]}" --http "${http_addr[i]}"
 		--data "$data/$id" --peers "$peers")
 	if [[ -n $seats ]]; then
 		args+=(--seats "$seats")
