@@ -50,20 +50,9 @@ func RunCLI(args []string, stdout, stderr io.Writer) int {
 		words = append(words, fs.Arg(0))
 		rest = fs.Args()[1:]
 	}
-	d := &transport.Dialer{}
-	if *peerCA != "" || *peerCert != "" || *peerKey != "" {
-		peer, err := transport.PeerTLS(*peerCert, *peerKey, *peerCA)
-		if err != nil {
-			fmt.Fprintf(stderr, "seat cluster: %v\n", err)
-			return 2
-		}
-		d.Peer = peer
-	}
-	var addrs []string
-	for _, a := range strings.Split(*raftAddrs, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			addrs = append(addrs, a)
-		}
+	d, addrs, code := dialerAndAddrs(*raftAddrs, *peerCA, *peerCert, *peerKey, stderr)
+	if code != 0 {
+		return code
 	}
 	switch {
 	case len(words) == 1 && words[0] == "list":
@@ -115,4 +104,78 @@ func eachAddr(addrs []string, stderr io.Writer, do func(addr string) error) int 
 	}
 	fmt.Fprintf(stderr, "seat cluster: no member answered: %v\n", last)
 	return 2
+}
+
+// RunBackupCLI runs "seat backup <file>" with args (after the word
+// "backup"): it takes a backup from the leader (through any member named
+// by --raft, tried in turn) and writes it to the file. Exit status: 0
+// written, 1 refused or not valid, 2 bad usage or no member answered.
+func RunBackupCLI(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("seat backup", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	raftAddrs := fs.String("raft", DefaultRaftAddrs, "comma-separated node-to-node (--raft) addresses of members, tried in turn")
+	peerCA := fs.String("peer-ca", "", "with peer mutual TLS: the CA that signs node certificates")
+	peerCert := fs.String("peer-cert", "", "with peer mutual TLS: a node certificate")
+	peerKey := fs.String("peer-key", "", "with peer mutual TLS: its key")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: seat backup [flags] <file>\n"+
+			"  takes a consistent copy of the leader's state (every event, seat, hold, history\n"+
+			"  and exactly-once id) and writes it to <file>; seatd --restore <file> starts a\n"+
+			"  new cluster from it.\nflags:\n")
+		fs.PrintDefaults()
+	}
+	var words []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		words = append(words, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(words) != 1 {
+		fs.Usage()
+		return 2
+	}
+	d, addrs, code := dialerAndAddrs(*raftAddrs, *peerCA, *peerCert, *peerKey, stderr)
+	if code != 0 {
+		return code
+	}
+	return eachAddr(addrs, stderr, func(addr string) error {
+		b, err := TakeBackup(d, addr)
+		if err != nil {
+			return err
+		}
+		if err := WriteBackupFile(words[0], b); err != nil {
+			return fmt.Errorf("%w: %w", ErrMembership, err)
+		}
+		fmt.Fprintf(stdout, "wrote %s: %d bytes of state at log index %d\n", words[0], len(b.State), b.Index)
+		return nil
+	})
+}
+
+// dialerAndAddrs builds the node-to-node dialer and address list of the
+// flags; code is non-zero (2) when they are not usable.
+func dialerAndAddrs(raftAddrs, peerCA, peerCert, peerKey string, stderr io.Writer) (*transport.Dialer, []string, int) {
+	d := &transport.Dialer{}
+	if peerCA != "" || peerCert != "" || peerKey != "" {
+		peer, err := transport.PeerTLS(peerCert, peerKey, peerCA)
+		if err != nil {
+			fmt.Fprintf(stderr, "seat: %v\n", err)
+			return nil, nil, 2
+		}
+		d.Peer = peer
+	}
+	var addrs []string
+	for _, a := range strings.Split(raftAddrs, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	return d, addrs, 0
 }

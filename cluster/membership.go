@@ -26,6 +26,7 @@ import (
 //	REMOVE <id> [force]        -> OK | ERROR <text>
 //	APPLIED                    -> APPLIED <index>   (this node's own applied index)
 //	STATUS                     -> STATUS <json>     (this node's own NodeStatus)
+//	BACKUP                     -> BACKUP <index> <size> <sha256> and the bytes (backup.go)
 //
 // APPLIED and STATUS are answered by the node asked. JOIN, MEMBERS and
 // REMOVE are the leader's to answer: a follower carries
@@ -58,6 +59,8 @@ type NodeStatus struct {
 type MembershipHandler interface {
 	// NodeStatus is this node's own view (any member answers it).
 	NodeStatus() NodeStatus
+	// Backup copies the leader's state machine (ErrNotLeader elsewhere).
+	Backup() (*Backup, error)
 	// Join adds the node, first as a non-voter; it is promoted once it
 	// has caught up. ErrNotLeader when this replica does not lead.
 	Join(id, address string) error
@@ -108,8 +111,38 @@ func serveMembershipConn(conn net.Conn, h MembershipHandler, d *transport.Dialer
 	if err != nil {
 		return
 	}
-	answer := answerMembership(strings.TrimSpace(line), h, d, logger)
+	line = strings.TrimSpace(line)
+	if line == "BACKUP" || line == "RELAYED BACKUP" {
+		conn.SetDeadline(time.Now().Add(BackupTimeout))
+		serveBackup(conn, line == "RELAYED BACKUP", h, d, logger)
+		return
+	}
+	answer := answerMembership(line, h, d, logger)
 	io.WriteString(conn, answer+"\n")
+}
+
+// serveBackup answers BACKUP on the leader, or carries it there once.
+func serveBackup(conn net.Conn, relayed bool, h MembershipHandler, d *transport.Dialer, logger hclog.Logger) {
+	b, err := h.Backup()
+	if errors.Is(err, ErrNotLeader) {
+		if leader := h.LeaderAddress(); !relayed && leader != "" {
+			if err := relayBackup(d, leader, conn); err != nil {
+				logger.Info("backup: relaying to the leader failed", "leader", leader, "error", err)
+			}
+			return
+		}
+		io.WriteString(conn, "ERROR no leader known; retry\n")
+		return
+	}
+	if err != nil {
+		io.WriteString(conn, "ERROR "+oneLine(err.Error())+"\n")
+		return
+	}
+	if err := answerBackup(conn, b); err != nil {
+		logger.Info("backup: not sent", "remote", conn.RemoteAddr(), "error", err)
+		return
+	}
+	logger.Info("backup taken", "index", b.Index, "bytes", len(b.State), "remote", conn.RemoteAddr())
 }
 
 func answerMembership(line string, h MembershipHandler, d *transport.Dialer, logger hclog.Logger) string {

@@ -33,6 +33,10 @@ type Config struct {
 	// Peers are the initial members, this node included. Used only when
 	// DataDir holds no Raft state; empty means a one-node cluster.
 	Peers []Peer
+	// Restore is the path of a backup (seat backup) to start a new
+	// one-node cluster from (--restore): DataDir must be empty, and
+	// neither Peers nor Join be set. Other nodes then join it.
+	Restore string
 	// Join is the node-to-node address of any member of a running
 	// cluster (--join). A node with an empty DataDir asks it to be added
 	// (as a non-voter first, a voter once caught up) instead of
@@ -190,6 +194,9 @@ func (c *Config) Validate() error {
 		if !self {
 			return bad("--peers must include this node (%s)", c.ID)
 		}
+	}
+	if c.Restore != "" && (len(c.Peers) > 0 || c.Join != "") {
+		return bad("--restore starts a new one-node cluster from a backup: without --peers or --join (add the other nodes with --join afterwards)")
 	}
 	if c.Join != "" {
 		if len(c.Peers) > 0 {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -152,6 +153,12 @@ func (n *Node) open() error {
 	}
 	n.mux = transport.NewMux(raftLn, advertise, n.logger)
 	stream := transport.NewStreamLayer(n.mux, dialer)
+	var restore []byte
+	if cfg.Restore != "" {
+		if restore, err = readRestore(cfg.Restore); err != nil {
+			return err
+		}
+	}
 	fwdLn := n.mux.Listen(transport.HeaderForward)
 	membershipLn := n.mux.Listen(transport.HeaderMembership)
 	rep, err := replica.Open(replica.Config{
@@ -161,6 +168,7 @@ func (n *Node) open() error {
 		LogStore:           cfg.LogStore,
 		Peers:              replicaPeers(cfg.Peers),
 		Join:               cfg.Join,
+		Restore:            restore,
 		Seats:              cfg.Seats,
 		HeartbeatTimeout:   cfg.HeartbeatTimeout,
 		ElectionTimeout:    cfg.ElectionTimeout,
@@ -370,4 +378,18 @@ func replicaPeers(peers []Peer) []replica.Peer {
 		out[i] = replica.Peer{ID: p.ID, Addr: p.Addr}
 	}
 	return out
+}
+
+// readRestore reads and checks the backup of --restore: its header, size
+// and digest, and that the state machine decodes all of it. A backup that
+// fails is a configuration error: nothing is started from it.
+func readRestore(path string) ([]byte, error) {
+	b, err := cluster.ReadBackupFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --restore: %w", ErrConfig, err)
+	}
+	if err := fsm.CheckSnapshot(bytes.NewReader(b.State)); err != nil {
+		return nil, fmt.Errorf("%w: --restore %s: the state in it does not decode: %w", ErrConfig, path, err)
+	}
+	return b.State, nil
 }

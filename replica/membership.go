@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -345,4 +346,19 @@ func (r *Replica) NodeStatus() cluster.NodeStatus {
 	st := r.Status()
 	return cluster.NodeStatus{ID: r.cfg.ID, State: st.State, Term: st.Term, LeaderID: st.LeaderID,
 		CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex}
+}
+
+// Backup implements cluster.MembershipHandler: on the ready leader, a copy
+// of its state machine in the snapshot format. It holds every write this
+// leader has answered (answers come from its own applies).
+func (r *Replica) Backup() (*cluster.Backup, error) {
+	if !r.LeaderReady() {
+		return nil, cluster.ErrNotLeader
+	}
+	index := r.raft.AppliedIndex()
+	var buf bytes.Buffer
+	if err := r.fsm.Backup(&buf); err != nil {
+		return nil, err
+	}
+	return &cluster.Backup{Index: index, State: buf.Bytes()}, nil
 }

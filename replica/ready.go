@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 
@@ -81,6 +82,9 @@ func (r *Replica) becomeReady() {
 	r.logger.Info("leader ready", "term", term)
 }
 
+// restoreTimeout bounds installing a backup at the start of a cluster.
+const restoreTimeout = 5 * time.Minute
+
 // prepareTerm commits a barrier (so the FSM holds every entry committed in
 // earlier terms) and, if the cluster is new, creates the default event and
 // tries once to raise the cluster's log format.
@@ -88,7 +92,17 @@ func (r *Replica) prepareTerm() error {
 	if err := r.await(r.raft.Barrier(r.cfg.ApplyTimeout)); err != nil {
 		return fmt.Errorf("barrier: %w", err)
 	}
-	if r.fsm.DefaultSeats() == 0 {
+	if r.fsm.DefaultSeats() == 0 && len(r.cfg.Restore) > 0 {
+		// A new cluster from a backup: Raft installs the state as a
+		// snapshot past the end of the log (followers and joiners get it
+		// by snapshot).
+		meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: int64(len(r.cfg.Restore))}
+		if err := r.raft.Restore(meta, bytes.NewReader(r.cfg.Restore), restoreTimeout); err != nil {
+			return fmt.Errorf("restore the backup: %w", err)
+		}
+		r.logger.Info("cluster created from a backup", "bytes", len(r.cfg.Restore), "seats", r.fsm.DefaultSeats())
+		r.raiseFormat(FormatProbeTimeout)
+	} else if r.fsm.DefaultSeats() == 0 {
 		entry := fsm.AppendInit(nil, time.Now().UnixMilli(), uint32(r.cfg.Seats))
 		if err := r.await(r.raft.Apply(entry, r.cfg.ApplyTimeout)); err != nil {
 			return fmt.Errorf("create the seats: %w", err)

@@ -41,6 +41,10 @@ type Config struct {
 	// asks that member to add it (again until it is in the configuration).
 	// A replica with state resumes and ignores it.
 	Join string
+	// Restore, when set, is a backup's state (checked by the caller): a
+	// replica without Raft state bootstraps a one-node cluster and its
+	// first leadership installs this state instead of creating the seats.
+	Restore []byte
 	// Seats is the seat count of the default event of a cluster this
 	// replica creates.
 	Seats int
@@ -247,6 +251,8 @@ func (r *Replica) open() error {
 	}))
 	joining := false
 	switch {
+	case hasState && len(cfg.Restore) > 0:
+		return fmt.Errorf("%w: --restore needs an empty --data; %s holds a cluster's state", ErrConfig, cfg.DataDir)
 	case hasState:
 		r.logger.Info("resuming existing cluster state", "data", cfg.DataDir)
 		if cfg.Join != "" {

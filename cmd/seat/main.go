@@ -6,6 +6,7 @@
 //	seat [--addr ...] bench [bench flags]
 //	seat certs ca|node|client [flags]
 //	seat cluster [--raft ...] list|remove <id> [--force]
+//	seat backup [--raft ...] <file>
 //
 // With a verb it sends one request (the arguments joined by spaces, with
 // --event and --ttl, which may also follow the verb, turned into event= and
@@ -70,6 +71,7 @@ func main() {
 			"  seat [flags] bench [bench flags]   load the cluster and measure it (seat bench --help)\n"+
 			"  seat certs ca|node|client [flags]  create a development CA and certificates (seat certs help)\n"+
 			"  seat cluster list|remove <id>      show or change the membership (seat cluster --help)\n"+
+			"  seat backup <file>                 copy the leader's state to a file (seatd --restore)\n"+
 			"verbs: RESERVE|CANCEL <seats> [<holder>], HOLD <seats> <holder>, STATUS [<seat>],\n"+
 			"       HISTORY <seat>, EVENT CREATE <name> <N>|DELETE <name>|LIST, LEADER\n"+
 			"       <seats>: 3 or 3,4,9 or 10-20 or 3,10-20 (at most 100); \"seat help\" explains each\n"+
@@ -87,6 +89,8 @@ func main() {
 			os.Exit(certs.RunCLI(args[1:], os.Stdout, os.Stderr))
 		case "cluster":
 			os.Exit(cluster.RunCLI(args[1:], os.Stdout, os.Stderr))
+		case "backup":
+			os.Exit(cluster.RunBackupCLI(args[1:], os.Stdout, os.Stderr))
 		case "bench":
 			var tlsCfg *tls.Config
 			if useTLS {

@@ -622,6 +622,22 @@ func TestCommandLine(t *testing.T) {
 		assertNoRaftState(t, data)
 	})
 
+	t.Run("a backup that is not one is refused", func(t *testing.T) {
+		ports := freePorts(t, 2)
+		dir := t.TempDir()
+		bad := filepath.Join(dir, "bad.backup")
+		if err := os.WriteFile(bad, []byte("SEATD-BACKUP 1 index=1 size=99 sha256=00\nshort"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		data := filepath.Join(dir, "data")
+		out, code := runSeatd(t, "--id", "n1", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]),
+			"--raft", fmt.Sprintf("127.0.0.1:%d", ports[1]), "--data", data, "--restore", bad)
+		if code != 2 || !strings.Contains(out, "truncated") {
+			t.Errorf("seatd --restore of a truncated backup: exit %d, want 2 with the reason; output:\n%s", code, out)
+		}
+		assertNoRaftState(t, data)
+	})
+
 	t.Run("no peers makes a one-node cluster", func(t *testing.T) {
 		pc := newProcCluster(t, procOptions{nodes: 1, noPeers: true})
 		c := testutil.DialLine(t, pc.addr(0))

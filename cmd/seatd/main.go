@@ -26,6 +26,7 @@ func main() {
 	fs.StringVar(&cfg.DataDir, "data", "", "data directory for the Raft log and snapshots (required)")
 	fs.StringVar(&cfg.LogStore, "log-store", cfg.LogStore, "Raft log store: boltdb (two fsyncs per append) or wal (hashicorp/raft-wal, one fsync; experimental upstream)")
 	peers := fs.String("peers", "", "initial members id=host:port,... including this node; used only when --data is empty")
+	fs.StringVar(&cfg.Restore, "restore", "", "backup file (seat backup) to start a new one-node cluster from, on an empty --data")
 	fs.StringVar(&cfg.Join, "join", "", "raft address of any member of a running cluster: a node with an empty --data joins it (instead of --peers)")
 	fs.IntVar(&cfg.Seats, "seats", cfg.Seats, "seat count of a new cluster (fixed at creation)")
 	fs.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", cfg.HeartbeatTimeout, "Raft: time without leader contact before a follower starts an election")
