@@ -35,20 +35,9 @@ func RunCLI(args []string, stdout, stderr io.Writer) int {
 			"is needed when the cluster runs peer mutual TLS).\nflags:\n")
 		fs.PrintDefaults()
 	}
-	// Flags may come before or after the subcommand.
-	var words []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		words = append(words, fs.Arg(0))
-		rest = fs.Args()[1:]
+	words, code := parseWords(fs, args)
+	if code >= 0 {
+		return code
 	}
 	d, addrs, code := dialerAndAddrs(*raftAddrs, *peerCA, *peerCert, *peerKey, stderr)
 	if code != 0 {
@@ -124,19 +113,9 @@ func RunBackupCLI(args []string, stdout, stderr io.Writer) int {
 			"  new cluster from it.\nflags:\n")
 		fs.PrintDefaults()
 	}
-	var words []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		words = append(words, fs.Arg(0))
-		rest = fs.Args()[1:]
+	words, code := parseWords(fs, args)
+	if code >= 0 {
+		return code
 	}
 	if len(words) != 1 {
 		fs.Usage()
@@ -178,4 +157,23 @@ func dialerAndAddrs(raftAddrs, peerCA, peerCert, peerKey string, stderr io.Write
 		}
 	}
 	return d, addrs, 0
+}
+
+// parseWords parses args with fs, flags before or after the other words,
+// and returns those words. code is -1 to go on, else the exit status to
+// return at once (0 after --help, 2 for a bad flag).
+func parseWords(fs *flag.FlagSet, args []string) (words []string, code int) {
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, 0
+			}
+			return nil, 2
+		}
+		if fs.NArg() == 0 {
+			return words, -1
+		}
+		words = append(words, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
 }

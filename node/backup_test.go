@@ -123,14 +123,17 @@ func TestRestoreRefusesBadBackups(t *testing.T) {
 	tc := newTestCluster(t, 1, 5, func(cfg *Config) { cfg.Peers = nil })
 	tc.waitForLeader()
 	tc.line(t, 0).Do(t, "RESERVE 1 alice")
-	b, err := cluster.TakeBackup(tc.dialer(), tc.cfgs[0].Raft)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good")
-	if err := cluster.WriteBackupFile(good, b); err != nil {
-		t.Fatal(err)
+	var out, errOut strings.Builder
+	if code := cluster.RunBackupCLI([]string{"--raft", "127.0.0.1:1," + tc.cfgs[0].Raft, good}, &out, &errOut); code != 0 {
+		t.Fatalf("seat backup: exit %d: %s", code, errOut.String())
+	}
+	if _, err := cluster.ReadBackupFile(good); err != nil || !strings.Contains(out.String(), "wrote "+good) {
+		t.Fatalf("seat backup wrote %q: %v", out.String(), err)
+	}
+	if code := cluster.RunBackupCLI([]string{"--raft", "127.0.0.1:1", good}, &out, &errOut); code != 2 {
+		t.Errorf("seat backup with no reachable member: exit %d, want 2", code)
 	}
 	data, _ := os.ReadFile(good)
 	altered := append([]byte(nil), data...)
