@@ -131,7 +131,7 @@ func serveBackup(conn net.Conn, relayed bool, h MembershipHandler, d *transport.
 			}
 			return
 		}
-		io.WriteString(conn, "ERROR no leader known; retry\n")
+		io.WriteString(conn, noLeaderAnswer+"\n")
 		return
 	}
 	if err != nil {
@@ -179,7 +179,7 @@ func answerMembership(line string, h MembershipHandler, d *transport.Dialer, log
 	if errors.Is(err, ErrNotLeader) {
 		leader := h.LeaderAddress()
 		if relayed || leader == "" {
-			return "ERROR no leader known; retry"
+			return noLeaderAnswer
 		}
 		answer, rerr := requestLine(d, leader, "RELAYED "+line, membershipTimeout)
 		if rerr != nil {
@@ -234,10 +234,20 @@ func requestLine(d *transport.Dialer, addr, line string, timeout time.Duration) 
 	return strings.TrimSuffix(answer, "\n"), nil
 }
 
+// ErrNoLeaderYet means the member asked knew no ready leader to carry the
+// request to (an election, or a hand-off, is under way): ask again.
+var ErrNoLeaderYet = errors.New("no leader known yet")
+
+// noLeaderAnswer is the service's answer when it has no leader to relay to.
+const noLeaderAnswer = "ERROR no leader known; retry"
+
 // okOrError turns an OK / ERROR answer into an error.
 func okOrError(answer string) error {
 	if answer == "OK" {
 		return nil
+	}
+	if answer == noLeaderAnswer {
+		return ErrNoLeaderYet
 	}
 	if text, ok := strings.CutPrefix(answer, "ERROR "); ok {
 		return fmt.Errorf("%w: %s", ErrMembership, text)

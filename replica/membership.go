@@ -193,6 +193,16 @@ func (r *Replica) Remove(id string, force bool) error {
 				"bring them back or force the removal", id, reachable, len(remaining), need)
 		}
 	}
+	if id == r.cfg.ID && len(remaining) > 0 {
+		// The leader itself: hand leadership to a caught-up voter first
+		// and let the new leader remove this node, so that clients see a
+		// hand-off (milliseconds) rather than an election after Raft's
+		// own step-down.
+		if err := r.HandOff(); err == nil {
+			return r.removeThroughNewLeader(id, force)
+		}
+		r.logger.Warn("membership: removing the leader without a hand-off (the transfer failed)", "id", id)
+	}
 	if err := r.await(r.raft.RemoveServer(target.ID, index, configTimeout)); err != nil {
 		return fmt.Errorf("remove %s: %w", id, err)
 	}
@@ -361,4 +371,27 @@ func (r *Replica) Backup() (*cluster.Backup, error) {
 		return nil, err
 	}
 	return &cluster.Backup{Index: index, State: buf.Bytes()}, nil
+}
+
+// removeThroughNewLeader asks the leader elected after a hand-off to remove
+// id (this node), waiting for one to be known.
+func (r *Replica) removeThroughNewLeader(id string, force bool) error {
+	deadline := time.Now().Add(configTimeout)
+	for {
+		if addr, leader := r.Leader(); addr != "" && leader != r.cfg.ID {
+			// The new leader may not serve yet (its term's barrier).
+			if err := cluster.Remove(r.cfg.Dialer, addr, id, force); !errors.Is(err, cluster.ErrNoLeaderYet) {
+				return err
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("remove %s: no new leader %s after handing leadership over", id, configTimeout)
+		}
+		select {
+		case <-r.Changed():
+		case <-time.After(50 * time.Millisecond):
+		case <-r.stop:
+			return raft.ErrRaftShutdown
+		}
+	}
 }
