@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -461,5 +463,32 @@ func TestFailover(t *testing.T) {
 	bad := quick(WorkloadFailover, good.addr())
 	if _, err := Run(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "pipeline 1") {
 		t.Errorf("failover with pipeline 4: %v, want a config error", err)
+	}
+}
+
+// The disk-flush probe runs beside the load and reports its flushes; a
+// directory it cannot write in fails the run.
+func TestFlushProbe(t *testing.T) {
+	f := startFake(t, "n1")
+	cfg := quick(WorkloadDistinct, f.addr())
+	cfg.FlushProbeDir = t.TempDir()
+	res := run(t, cfg)
+	p := res.FlushProbe
+	if p == nil || p.Flushes == 0 {
+		t.Fatalf("no flush probe in the result: %+v", p)
+	}
+	l := p.Latency
+	if !(l.P50 > 0 && l.P50 <= l.P99 && l.P99 <= l.P999 && l.P999 <= l.Max) {
+		t.Errorf("probe percentiles out of order: %+v", l)
+	}
+	if !strings.Contains(res.Text(), "disk flushes p50") {
+		t.Errorf("the text report has no probe line:\n%s", res.Text())
+	}
+	if entries, _ := os.ReadDir(cfg.FlushProbeDir); len(entries) != 0 {
+		t.Errorf("the probe left %d files behind", len(entries))
+	}
+	cfg.FlushProbeDir = filepath.Join(t.TempDir(), "missing")
+	if _, err := Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "flush probe") {
+		t.Errorf("a probe in a missing directory: %v, want an error", err)
 	}
 }

@@ -102,6 +102,9 @@ type Config struct {
 	TLS *tls.Config
 	// DialTimeout bounds each connection attempt; default 5s.
 	DialTimeout time.Duration
+	// FlushProbeDir, when set, runs the disk-flush probe beside the load
+	// on a file in that directory (put it on the nodes' disk).
+	FlushProbeDir string
 	// DrainTimeout bounds how long, at the end, the clients wait for the
 	// answers still outstanding (which are not counted) before closing
 	// their connections; default 2s.

@@ -52,6 +52,7 @@ func runFailover(ctx context.Context, cfg Config) (*Result, error) {
 	defer timer.Stop()
 	ctxDone := context.AfterFunc(ctx, r.stop)
 	defer ctxDone()
+	probe := r.startFlushProbe()
 
 	var wg sync.WaitGroup
 	for i, w := range workers {
@@ -64,7 +65,12 @@ func runFailover(ctx context.Context, cfg Config) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("bench: run interrupted: %w", err)
 	}
-	return r.failoverResult(workers, started), nil
+	res := r.failoverResult(workers, started)
+	var err error
+	if res.FlushProbe, err = probe(); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	return res, nil
 }
 
 func (w *failoverClient) run(ctx context.Context, r *runner, lib *client.Client, holder string) {

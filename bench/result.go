@@ -51,6 +51,9 @@ type Result struct {
 	Latency Latency `json:"latency_ms"`
 	// CDF gives the latency at each of CDFPercentiles.
 	CDF []CDFPoint `json:"cdf"`
+	// FlushProbe is the disk's own flush latency beside the load
+	// (Config.FlushProbeDir), when it was probed.
+	FlushProbe *FlushProbe `json:"flush_probe,omitempty"`
 }
 
 // Latency is a latency summary in milliseconds.
@@ -193,6 +196,10 @@ func (r *Result) Text() string {
 	fmt.Fprintf(&b, "conn errors  %d\n", r.Errors)
 	for _, s := range r.ErrorSamples {
 		fmt.Fprintf(&b, "  %s\n", s)
+	}
+	if p := r.FlushProbe; p != nil {
+		fmt.Fprintf(&b, "disk flushes p50 %s  p99 %s  p99.9 %s  max %s ms  (%d fdatasyncs of %d bytes in %s beside the load)\n",
+			fmtMs(p.Latency.P50), fmtMs(p.Latency.P99), fmtMs(p.Latency.P999), fmtMs(p.Latency.Max), p.Flushes, probeBytes, p.Dir)
 	}
 	if len(r.CDF) > 0 {
 		b.WriteString("latency CDF  ")

@@ -105,6 +105,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	defer timer.Stop()
 	ctxDone := context.AfterFunc(ctx, r.stop)
 	defer ctxDone()
+	probe := r.startFlushProbe()
 
 	var wg sync.WaitGroup
 	for i, c := range clients {
@@ -120,7 +121,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("bench: run interrupted: %w", err)
 	}
-	return r.result(clients, addrs, started), nil
+	res := r.result(clients, addrs, started)
+	if res.FlushProbe, err = probe(); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	return res, nil
 }
 
 // targetAddrs returns the addresses the clients connect to, round robin.

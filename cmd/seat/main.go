@@ -131,6 +131,7 @@ func runBench(addrs string, tlsCfg *tls.Config, args []string) int {
 	seatStart := fs.Int("seat-start", bench.DefaultSeatStart, "first seat of the distinct RESERVEs")
 	seats := fs.Int("seats", bench.DefaultSeats, "size of the distinct seat space; the cluster needs --seat-start + --seats - 1 seats")
 	asJSON := fs.Bool("json", false, "print the result as JSON (for benchreport) instead of a table")
+	flushProbe := fs.String("flush-probe", "", "beside the load, time 700-byte appends with fdatasync every 5 ms in this directory (put it on the nodes' disk) and report them")
 	event := fs.String("event", "", "event every request names (default: the default event); it must exist with the seats")
 	fillEvents := fs.Int("fill-events", 0, "before the run, create this many events fill-0001, ... (kept if they exist)")
 	fillSeats := fs.Int("fill-event-seats", 10_000, "seats of each --fill-events event")
@@ -161,18 +162,19 @@ func runBench(addrs string, tlsCfg *tls.Config, args []string) int {
 		return 2
 	}
 	cfg := bench.Config{
-		Addrs:     splitList(*addrFlag),
-		IDs:       splitList(*ids),
-		Target:    *target,
-		Workload:  *workload,
-		Clients:   *clients,
-		Pipeline:  *pipeline,
-		Duration:  *duration,
-		Warmup:    *warmup,
-		SeatStart: *seatStart,
-		Seats:     *seats,
-		Event:     *event,
-		TLS:       tlsCfg,
+		Addrs:         splitList(*addrFlag),
+		IDs:           splitList(*ids),
+		Target:        *target,
+		Workload:      *workload,
+		Clients:       *clients,
+		Pipeline:      *pipeline,
+		Duration:      *duration,
+		Warmup:        *warmup,
+		SeatStart:     *seatStart,
+		Seats:         *seats,
+		Event:         *event,
+		TLS:           tlsCfg,
+		FlushProbeDir: *flushProbe,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
