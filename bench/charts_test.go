@@ -157,6 +157,17 @@ func TestMarkdownAndReadResult(t *testing.T) {
 		}
 	}
 
+	// With a disk probe in one run, two columns more, and a dash where
+	// there was none.
+	rs[0].Result.FlushProbe = &FlushProbe{Flushes: 10, Latency: Latency{P99: 4.5, Max: 61}}
+	md = MarkdownTable(rs)
+	for _, want := range []string{"disk flush p99 ms | disk flush max ms |", " 4.50 | 61.0 |", " — | — |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("table with a probe lacks %q:\n%s", want, md)
+		}
+	}
+	rs[0].Result.FlushProbe = nil
+
 	dir := t.TempDir()
 	path := filepath.Join(dir, "r.json")
 	data, _ := json.Marshal(rs[0].Result)

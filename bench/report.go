@@ -26,22 +26,42 @@ func ReadResultFile(path string) (*Result, error) {
 
 // MarkdownTable returns a markdown table of results, one row each: label,
 // workload, target, clients, pipeline, committed ops/s, latency p50, p90,
-// p99, p99.9 and max in ms, connection errors, ERROR answers, and the
-// answers by kind.
+// p99, p99.9 and max in ms, connection errors, ERROR answers, the answers
+// by kind, and, when any run probed its disk (Config.FlushProbeDir), the
+// disk's own fdatasync p99 and max beside the load.
 func MarkdownTable(results []LabeledResult) string {
+	probed := false
+	for _, lr := range results {
+		probed = probed || (lr.Result != nil && lr.Result.FlushProbe != nil)
+	}
 	var b strings.Builder
-	b.WriteString("| run | workload | target | clients | pipeline | committed ops/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | conn errors | ERROR answers | answers |\n")
-	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	b.WriteString("| run | workload | target | clients | pipeline | committed ops/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | conn errors | ERROR answers | answers |")
+	if probed {
+		b.WriteString(" disk flush p99 ms | disk flush max ms |")
+	}
+	b.WriteString("\n|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+	if probed {
+		b.WriteString("--:|--:|")
+	}
+	b.WriteString("\n")
 	for _, lr := range results {
 		r := lr.Result
 		if r == nil {
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %.0f | %s | %s | %s | %s | %s | %d | %d | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %.0f | %s | %s | %s | %s | %s | %d | %d | %s |",
 			mdEscape(lr.Label), r.Workload, r.Target, r.Clients, r.Pipeline, r.OpsPerSec,
 			fmtMs(r.Latency.P50), fmtMs(r.Latency.P90), fmtMs(r.Latency.P99),
 			fmtMs(r.Latency.P999), fmtMs(r.Latency.Max),
 			r.Errors, r.ErrorAnswers(), mdEscape(r.AnswerSummary()))
+		switch {
+		case !probed:
+		case r.FlushProbe == nil:
+			b.WriteString(" — | — |")
+		default:
+			fmt.Fprintf(&b, " %s | %s |", fmtMs(r.FlushProbe.Latency.P99), fmtMs(r.FlushProbe.Latency.Max))
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }

@@ -6,7 +6,8 @@
 # Builds bin/seatd, bin/seat and benchreport, then for each cell of the
 # matrix starts a FRESH three-node cluster (n1 n2 n3 on 127.0.0.1, clients
 # 7201-7203, Raft 8201-8203, --seats 1000000, data and logs in a temporary
-# directory), waits for a leader, runs one `seat bench --json`, and stops
+# directory), waits for a leader, runs one `seat bench --json` (with the
+# disk-flush probe in the same directory), and stops
 # the cluster with SIGTERM (every node must exit 0). The matrix:
 #
 #   distinct   clients 1, 16, 64, 256   through all nodes (target all)
@@ -298,7 +299,7 @@ for cell in "${selected[@]}"; do
 	printf '\n== [%d/%d] %s (fresh cluster, leader %s after %d ms)\n' "$n" "${#selected[@]}" "$name" "$leader" "$(($(now_ms) - t0))"
 	mark_logs "$dir"
 	cmd=(bin/seat bench --addr "$all_addrs" --ids "$all_ids" --workload "$workload" --target "$target"
-		--clients "$clients" --duration "$duration" --warmup "$warmup" --seats "$seats" --json)
+		--clients "$clients" --duration "$duration" --warmup "$warmup" --seats "$seats" --flush-probe "$dir" --json)
 	printf '   $ %s\n' "${cmd[*]}"
 	if ! "${cmd[@]}" >"$dir/result.json" 2>"$dir/bench.err"; then
 		cat "$dir/bench.err" >&2
@@ -381,6 +382,9 @@ $(printf '%s\n' "${commands[@]}")
   the requests are forwarded by a follower; a single client is on n1,
   leader or not: see which node led below); **via follower**: every client
   on one follower, which forwards everything to the leader.
+- **disk flush**: beside each run, \`seat bench --flush-probe\` timed a 700-byte
+  append with fdatasync every 5 ms in the run's directory (the nodes' disk): the
+  disk's own p99 and worst flush while the cluster was loaded.
 
 ## Results
 
