@@ -492,3 +492,26 @@ func TestFlushProbe(t *testing.T) {
 		t.Errorf("a probe in a missing directory: %v, want an error", err)
 	}
 }
+
+// With the nodes' process ids, the result has their CPU time in the
+// window and the CPU per committed operation (the fake runs in this
+// process).
+func TestServerCPU(t *testing.T) {
+	f := startFake(t, "n1")
+	cfg := quick(WorkloadDistinct, f.addr())
+	cfg.CPUPids = []int{os.Getpid()}
+	res := run(t, cfg)
+	if res.ServerCPUSec <= 0 || res.CPUPerOpMicros <= 0 {
+		t.Fatalf("server CPU %v s, %v µs/op: want both positive", res.ServerCPUSec, res.CPUPerOpMicros)
+	}
+	if want := res.ServerCPUSec * 1e6 / float64(res.Committed); res.CPUPerOpMicros != want {
+		t.Errorf("µs/op %v, want %v", res.CPUPerOpMicros, want)
+	}
+	if !strings.Contains(MarkdownTable([]LabeledResult{{"x", res}}), "server CPU µs/op") {
+		t.Error("the table has no CPU column")
+	}
+	cfg.CPUPids = []int{1 << 30}
+	if _, err := Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "cpu of pid") {
+		t.Errorf("a pid that does not exist: %v, want an error", err)
+	}
+}

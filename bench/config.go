@@ -102,6 +102,10 @@ type Config struct {
 	TLS *tls.Config
 	// DialTimeout bounds each connection attempt; default 5s.
 	DialTimeout time.Duration
+	// CPUPids, when set, are the nodes' process ids (on this machine):
+	// their CPU time over the measured window goes into the result, and
+	// divided by the committed operations, the server CPU per operation.
+	CPUPids []int
 	// FlushProbeDir, when set, runs the disk-flush probe beside the load
 	// on a file in that directory (put it on the nodes' disk).
 	FlushProbeDir string

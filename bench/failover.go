@@ -53,6 +53,7 @@ func runFailover(ctx context.Context, cfg Config) (*Result, error) {
 	ctxDone := context.AfterFunc(ctx, r.stop)
 	defer ctxDone()
 	probe := r.startFlushProbe()
+	cpu := r.startCPUWatch()
 
 	var wg sync.WaitGroup
 	for i, w := range workers {
@@ -69,6 +70,12 @@ func runFailover(ctx context.Context, cfg Config) (*Result, error) {
 	var err error
 	if res.FlushProbe, err = probe(); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if res.ServerCPUSec, err = cpu(); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if res.ServerCPUSec > 0 && res.Committed > 0 {
+		res.CPUPerOpMicros = res.ServerCPUSec * 1e6 / float64(res.Committed)
 	}
 	return res, nil
 }

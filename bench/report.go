@@ -27,19 +27,27 @@ func ReadResultFile(path string) (*Result, error) {
 // MarkdownTable returns a markdown table of results, one row each: label,
 // workload, target, clients, pipeline, committed ops/s, latency p50, p90,
 // p99, p99.9 and max in ms, connection errors, ERROR answers, the answers
-// by kind, and, when any run probed its disk (Config.FlushProbeDir), the
-// disk's own fdatasync p99 and max beside the load.
+// by kind, and, when any run measured them, the nodes' CPU per committed
+// operation (Config.CPUPids) and the disk's own fdatasync p99 and max
+// beside the load (Config.FlushProbeDir).
 func MarkdownTable(results []LabeledResult) string {
-	probed := false
+	probed, cpu := false, false
 	for _, lr := range results {
 		probed = probed || (lr.Result != nil && lr.Result.FlushProbe != nil)
+		cpu = cpu || (lr.Result != nil && lr.Result.CPUPerOpMicros > 0)
 	}
 	var b strings.Builder
 	b.WriteString("| run | workload | target | clients | pipeline | committed ops/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | conn errors | ERROR answers | answers |")
+	if cpu {
+		b.WriteString(" server CPU µs/op |")
+	}
 	if probed {
 		b.WriteString(" disk flush p99 ms | disk flush max ms |")
 	}
 	b.WriteString("\n|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+	if cpu {
+		b.WriteString("--:|")
+	}
 	if probed {
 		b.WriteString("--:|--:|")
 	}
@@ -54,6 +62,9 @@ func MarkdownTable(results []LabeledResult) string {
 			fmtMs(r.Latency.P50), fmtMs(r.Latency.P90), fmtMs(r.Latency.P99),
 			fmtMs(r.Latency.P999), fmtMs(r.Latency.Max),
 			r.Errors, r.ErrorAnswers(), mdEscape(r.AnswerSummary()))
+		if cpu {
+			fmt.Fprintf(&b, " %.0f |", r.CPUPerOpMicros)
+		}
 		switch {
 		case !probed:
 		case r.FlushProbe == nil:

@@ -51,6 +51,10 @@ type Result struct {
 	Latency Latency `json:"latency_ms"`
 	// CDF gives the latency at each of CDFPercentiles.
 	CDF []CDFPoint `json:"cdf"`
+	// ServerCPUSec is the CPU time the nodes (Config.CPUPids) used in the
+	// window, and CPUPerOpMicros that divided by the committed operations.
+	ServerCPUSec   float64 `json:"server_cpu_s,omitempty"`
+	CPUPerOpMicros float64 `json:"server_cpu_us_per_op,omitempty"`
 	// FlushProbe is the disk's own flush latency beside the load
 	// (Config.FlushProbeDir), when it was probed.
 	FlushProbe *FlushProbe `json:"flush_probe,omitempty"`
@@ -196,6 +200,9 @@ func (r *Result) Text() string {
 	fmt.Fprintf(&b, "conn errors  %d\n", r.Errors)
 	for _, s := range r.ErrorSamples {
 		fmt.Fprintf(&b, "  %s\n", s)
+	}
+	if r.ServerCPUSec > 0 {
+		fmt.Fprintf(&b, "server CPU   %.2f s in the window: %.1f µs per committed operation\n", r.ServerCPUSec, r.CPUPerOpMicros)
 	}
 	if p := r.FlushProbe; p != nil {
 		fmt.Fprintf(&b, "disk flushes p50 %s  p99 %s  p99.9 %s  max %s ms  (%d fdatasyncs of %d bytes in %s beside the load)\n",

@@ -106,6 +106,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	ctxDone := context.AfterFunc(ctx, r.stop)
 	defer ctxDone()
 	probe := r.startFlushProbe()
+	cpu := r.startCPUWatch()
 
 	var wg sync.WaitGroup
 	for i, c := range clients {
@@ -124,6 +125,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res := r.result(clients, addrs, started)
 	if res.FlushProbe, err = probe(); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if res.ServerCPUSec, err = cpu(); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if res.ServerCPUSec > 0 && res.Committed > 0 {
+		res.CPUPerOpMicros = res.ServerCPUSec * 1e6 / float64(res.Committed)
 	}
 	return res, nil
 }

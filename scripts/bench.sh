@@ -299,7 +299,8 @@ for cell in "${selected[@]}"; do
 	printf '\n== [%d/%d] %s (fresh cluster, leader %s after %d ms)\n' "$n" "${#selected[@]}" "$name" "$leader" "$(($(now_ms) - t0))"
 	mark_logs "$dir"
 	cmd=(bin/seat bench --addr "$all_addrs" --ids "$all_ids" --workload "$workload" --target "$target"
-		--clients "$clients" --duration "$duration" --warmup "$warmup" --seats "$seats" --flush-probe "$dir" --json)
+		--clients "$clients" --duration "$duration" --warmup "$warmup" --seats "$seats" --flush-probe "$dir" \
+		--cpu-pids "${node_pid[n1]},${node_pid[n2]},${node_pid[n3]}" --json)
 	printf '   $ %s\n' "${cmd[*]}"
 	if ! "${cmd[@]}" >"$dir/result.json" 2>"$dir/bench.err"; then
 		cat "$dir/bench.err" >&2
@@ -382,6 +383,8 @@ $(printf '%s\n' "${commands[@]}")
   the requests are forwarded by a follower; a single client is on n1,
   leader or not: see which node led below); **via follower**: every client
   on one follower, which forwards everything to the leader.
+- **server CPU µs/op**: the three nodes' CPU time (user + system, from \`/proc\`)
+  over the measured window, divided by the committed operations.
 - **disk flush**: beside each run, \`seat bench --flush-probe\` timed a 700-byte
   append with fdatasync every 5 ms in the run's directory (the nodes' disk): the
   disk's own p99 and worst flush while the cluster was loaded.

@@ -41,6 +41,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -131,6 +132,7 @@ func runBench(addrs string, tlsCfg *tls.Config, args []string) int {
 	seatStart := fs.Int("seat-start", bench.DefaultSeatStart, "first seat of the distinct RESERVEs")
 	seats := fs.Int("seats", bench.DefaultSeats, "size of the distinct seat space; the cluster needs --seat-start + --seats - 1 seats")
 	asJSON := fs.Bool("json", false, "print the result as JSON (for benchreport) instead of a table")
+	cpuPids := fs.String("cpu-pids", "", "comma-separated process ids of the nodes on this machine: report their CPU time per committed operation")
 	flushProbe := fs.String("flush-probe", "", "beside the load, time 700-byte appends with fdatasync every 5 ms in this directory (put it on the nodes' disk) and report them")
 	event := fs.String("event", "", "event every request names (default: the default event); it must exist with the seats")
 	fillEvents := fs.Int("fill-events", 0, "before the run, create this many events fill-0001, ... (kept if they exist)")
@@ -161,6 +163,15 @@ func runBench(addrs string, tlsCfg *tls.Config, args []string) int {
 		fmt.Fprintln(os.Stderr, "seat bench: --clients, --pipeline and --duration must be positive")
 		return 2
 	}
+	var pids []int
+	for _, p := range splitList(*cpuPids) {
+		pid, err := strconv.Atoi(p)
+		if err != nil || pid <= 0 {
+			fmt.Fprintf(os.Stderr, "seat bench: --cpu-pids: %q is not a process id\n", p)
+			return 2
+		}
+		pids = append(pids, pid)
+	}
 	cfg := bench.Config{
 		Addrs:         splitList(*addrFlag),
 		IDs:           splitList(*ids),
@@ -175,6 +186,7 @@ func runBench(addrs string, tlsCfg *tls.Config, args []string) int {
 		Event:         *event,
 		TLS:           tlsCfg,
 		FlushProbeDir: *flushProbe,
+		CPUPids:       pids,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
