@@ -46,38 +46,13 @@ func runFailover(ctx context.Context, cfg Config) (*Result, error) {
 		libs[i] = lib
 		workers[i] = &failoverClient{hist: hdrhistogram.New(histMinMicros, histMaxMicros, histDigits), answers: map[string]*int64{}}
 	}
-	started := time.Now()
-	r.base = started
-	timer := time.AfterFunc(r.end, r.stop)
-	defer timer.Stop()
-	ctxDone := context.AfterFunc(ctx, r.stop)
-	defer ctxDone()
-	probe := r.startFlushProbe()
-	cpu := r.startCPUWatch()
-
-	var wg sync.WaitGroup
-	for i, w := range workers {
-		wg.Go(func() { w.run(ctx, r, libs[i], fmt.Sprintf("b%d", i)) })
-	}
-	wg.Wait()
-	if err := r.fatalErr(); err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("bench: run interrupted: %w", err)
-	}
-	res := r.failoverResult(workers, started)
-	var err error
-	if res.FlushProbe, err = probe(); err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
-	if res.ServerCPUSec, err = cpu(); err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
-	if res.ServerCPUSec > 0 && res.Committed > 0 {
-		res.CPUPerOpMicros = res.ServerCPUSec * 1e6 / float64(res.Committed)
-	}
-	return res, nil
+	return r.execute(ctx, func() {
+		var wg sync.WaitGroup
+		for i, w := range workers {
+			wg.Go(func() { w.run(ctx, r, libs[i], fmt.Sprintf("b%d", i)) })
+		}
+		wg.Wait()
+	}, func(started time.Time) *Result { return r.failoverResult(workers, started) })
 }
 
 func (w *failoverClient) run(ctx context.Context, r *runner, lib *client.Client, holder string) {

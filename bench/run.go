@@ -99,6 +99,22 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		conns[i] = nc
 	}
 
+	return r.execute(ctx, func() {
+		var wg sync.WaitGroup
+		for i, c := range clients {
+			nc := conns[i]
+			conns[i] = nil // the client owns it now
+			wg.Go(func() { c.run(ctx, nc) })
+		}
+		wg.Wait()
+	}, func(started time.Time) *Result { return r.result(clients, addrs, started) })
+}
+
+// execute runs one measured run: it starts the clock, the timer that ends
+// the run, the flush probe and the CPU watch, runs load (which returns once
+// its clients have stopped), and builds the result with collect, adding
+// what the probe and the watch measured.
+func (r *runner) execute(ctx context.Context, load func(), collect func(started time.Time) *Result) (*Result, error) {
 	started := time.Now()
 	r.base = started
 	timer := time.AfterFunc(r.end, r.stop)
@@ -108,13 +124,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	probe := r.startFlushProbe()
 	cpu := r.startCPUWatch()
 
-	var wg sync.WaitGroup
-	for i, c := range clients {
-		nc := conns[i]
-		conns[i] = nil // the client owns it now
-		wg.Go(func() { c.run(ctx, nc) })
-	}
-	wg.Wait()
+	load()
 
 	if err := r.fatalErr(); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
@@ -122,7 +132,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("bench: run interrupted: %w", err)
 	}
-	res := r.result(clients, addrs, started)
+	res := collect(started)
+	var err error
 	if res.FlushProbe, err = probe(); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
