@@ -22,10 +22,7 @@ const DefaultRaftAddrs = "127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003"
 func RunCLI(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("seat cluster", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	raftAddrs := fs.String("raft", DefaultRaftAddrs, "comma-separated node-to-node (--raft) addresses of members, tried in turn")
-	peerCA := fs.String("peer-ca", "", "with peer mutual TLS: the CA that signs node certificates")
-	peerCert := fs.String("peer-cert", "", "with peer mutual TLS: a node certificate")
-	peerKey := fs.String("peer-key", "", "with peer mutual TLS: its key")
+	target := memberFlags(fs)
 	force := fs.Bool("force", false, "remove even if fewer than a majority of the remaining voters answer")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: seat cluster [flags] list | remove <id> [--force]\n"+
@@ -39,7 +36,7 @@ func RunCLI(args []string, stdout, stderr io.Writer) int {
 	if code >= 0 {
 		return code
 	}
-	d, addrs, code := dialerAndAddrs(*raftAddrs, *peerCA, *peerCert, *peerKey, stderr)
+	d, addrs, code := target.dialer(stderr)
 	if code != 0 {
 		return code
 	}
@@ -102,10 +99,7 @@ func eachAddr(addrs []string, stderr io.Writer, do func(addr string) error) int 
 func RunBackupCLI(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("seat backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	raftAddrs := fs.String("raft", DefaultRaftAddrs, "comma-separated node-to-node (--raft) addresses of members, tried in turn")
-	peerCA := fs.String("peer-ca", "", "with peer mutual TLS: the CA that signs node certificates")
-	peerCert := fs.String("peer-cert", "", "with peer mutual TLS: a node certificate")
-	peerKey := fs.String("peer-key", "", "with peer mutual TLS: its key")
+	target := memberFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: seat backup [flags] <file>\n"+
 			"  takes a consistent copy of the leader's state (every event, seat, hold, history\n"+
@@ -121,7 +115,7 @@ func RunBackupCLI(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	d, addrs, code := dialerAndAddrs(*raftAddrs, *peerCA, *peerCert, *peerKey, stderr)
+	d, addrs, code := target.dialer(stderr)
 	if code != 0 {
 		return code
 	}
@@ -138,12 +132,28 @@ func RunBackupCLI(args []string, stdout, stderr io.Writer) int {
 	})
 }
 
-// dialerAndAddrs builds the node-to-node dialer and address list of the
+// memberTarget is where a command reaches the cluster: members' --raft
+// addresses, and a node certificate under peer mutual TLS.
+type memberTarget struct {
+	raftAddrs, peerCA, peerCert, peerKey *string
+}
+
+// memberFlags defines --raft and --peer-ca/--peer-cert/--peer-key on fs.
+func memberFlags(fs *flag.FlagSet) memberTarget {
+	return memberTarget{
+		raftAddrs: fs.String("raft", DefaultRaftAddrs, "comma-separated node-to-node (--raft) addresses of members, tried in turn"),
+		peerCA:    fs.String("peer-ca", "", "with peer mutual TLS: the CA that signs node certificates"),
+		peerCert:  fs.String("peer-cert", "", "with peer mutual TLS: a node certificate"),
+		peerKey:   fs.String("peer-key", "", "with peer mutual TLS: its key"),
+	}
+}
+
+// dialer builds the node-to-node dialer and address list of the parsed
 // flags; code is non-zero (2) when they are not usable.
-func dialerAndAddrs(raftAddrs, peerCA, peerCert, peerKey string, stderr io.Writer) (*transport.Dialer, []string, int) {
+func (m memberTarget) dialer(stderr io.Writer) (*transport.Dialer, []string, int) {
 	d := &transport.Dialer{}
-	if peerCA != "" || peerCert != "" || peerKey != "" {
-		peer, err := transport.PeerTLS(peerCert, peerKey, peerCA)
+	if *m.peerCA != "" || *m.peerCert != "" || *m.peerKey != "" {
+		peer, err := transport.PeerTLS(*m.peerCert, *m.peerKey, *m.peerCA)
 		if err != nil {
 			fmt.Fprintf(stderr, "seat: %v\n", err)
 			return nil, nil, 2
@@ -151,7 +161,7 @@ func dialerAndAddrs(raftAddrs, peerCA, peerCert, peerKey string, stderr io.Write
 		d.Peer = peer
 	}
 	var addrs []string
-	for _, a := range strings.Split(raftAddrs, ",") {
+	for _, a := range strings.Split(*m.raftAddrs, ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			addrs = append(addrs, a)
 		}
