@@ -528,8 +528,11 @@ func TestRestartResumesWithoutBootstrap(t *testing.T) {
 	}
 }
 
-func TestWALLogStoreSurvivesRestart(t *testing.T) {
-	tc := newTestCluster(t, 3, 5, func(c *Config) { c.LogStore = replica.LogStoreWAL })
+// The default log store (raft-wal in a new data directory) keeps what it
+// acknowledged across a full restart, and a data directory keeps the kind
+// it was created with: naming the other kind is a configuration error.
+func TestDefaultLogStoreSurvivesRestart(t *testing.T) {
+	tc := newTestCluster(t, 3, 5, nil)
 	c := tc.line(t, tc.followers()[0])
 	if got := c.Do(t, "RESERVE 2 wal id=w-1"); got != "SUCCESS" {
 		t.Fatalf("RESERVE with the wal store = %q", got)
@@ -542,7 +545,9 @@ func TestWALLogStoreSurvivesRestart(t *testing.T) {
 	if got := tc.line(t, 0).Do(t, "STATUS 2"); got != "BOOKED wal" {
 		t.Fatalf("after restart STATUS 2 = %q", got)
 	}
-	// A data directory keeps the store it was created with.
+	if kind, err := replica.DetectLogStore(tc.cfgs[0].DataDir); kind != replica.LogStoreWAL || err != nil {
+		t.Fatalf("a new data directory holds %q (%v), want wal", kind, err)
+	}
 	cfg := tc.cfgs[0]
 	tc.stop(0)
 	cfg.LogStore = replica.LogStoreBolt

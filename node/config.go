@@ -28,7 +28,8 @@ type Config struct {
 	// defaults to Raft and must not be a wildcard address.
 	RaftAdvertise string
 	DataDir       string
-	// LogStore is replica.LogStoreBolt (default) or replica.LogStoreWAL.
+	// LogStore is replica.LogStoreWAL, replica.LogStoreBolt, or
+	// replica.LogStoreAuto (default: the kind DataDir holds, wal in a new one).
 	LogStore string
 	// Peers are the initial members, this node included. Used only when
 	// DataDir holds no Raft state; empty means a one-node cluster.
@@ -112,7 +113,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Seats:              5,
-		LogStore:           replica.LogStoreBolt,
+		LogStore:           replica.LogStoreAuto,
 		HeartbeatTimeout:   500 * time.Millisecond,
 		ElectionTimeout:    500 * time.Millisecond,
 		LeaderLeaseTimeout: 500 * time.Millisecond,
@@ -164,10 +165,7 @@ func (c *Config) Validate() error {
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		return bad("raft address %q is not one other nodes can dial; give a concrete host", c.RaftAdvertise)
 	}
-	if c.LogStore == "" {
-		c.LogStore = replica.LogStoreBolt
-	}
-	if c.LogStore != replica.LogStoreBolt && c.LogStore != replica.LogStoreWAL {
+	if c.LogStore != replica.LogStoreAuto && c.LogStore != replica.LogStoreBolt && c.LogStore != replica.LogStoreWAL {
 		return bad("--log-store must be %q or %q, not %q", replica.LogStoreBolt, replica.LogStoreWAL, c.LogStore)
 	}
 	if c.Seats < 1 || c.Seats > 1_000_000 {

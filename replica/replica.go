@@ -31,7 +31,8 @@ type Config struct {
 	// Advertise is the node-to-node address other nodes dial.
 	Advertise string
 	DataDir   string
-	// LogStore is LogStoreBolt or LogStoreWAL.
+	// LogStore is LogStoreWAL, LogStoreBolt, or LogStoreAuto (the kind
+	// DataDir holds; LogStoreWAL in a new one).
 	LogStore string
 	// Peers are the initial members, this node included. Used only when
 	// DataDir holds no Raft state; empty means a one-node cluster.
@@ -179,10 +180,6 @@ func (r *Replica) open() error {
 	store, err := OpenLogStore(cfg.LogStore, cfg.DataDir)
 	if err != nil {
 		return err
-	}
-	if cfg.LogStore == LogStoreWAL {
-		r.logger.Warn("--log-store wal: raft-wal v0.4.0 cannot reopen a log whose tail Raft truncated after a leader change " +
-			"(hashicorp/raft-wal#31, fixed after that release): such a node panics at its next start; boltdb does not have this bug")
 	}
 	r.store = store
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, r.logger.Named("snapshots"))

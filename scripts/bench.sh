@@ -19,7 +19,7 @@
 # table, a "## Profiles" section to fill in by hand), OUT/bench-throughput.svg
 # and OUT/bench-latency-cdf.svg. The temporary directory (node logs, JSON
 # results) is deleted at the end unless --keep is given or a step failed.
-# Extra seatd flags for every node: SEATD_FLAGS="--log-store wal" scripts/bench.sh
+# Extra seatd flags for every node: SEATD_FLAGS="--log-store boltdb" scripts/bench.sh
 # Each node runs with GOMAXPROCS = CPUs / 3 (at least 1) unless GOMAXPROCS is
 # set: the three nodes share the machine (see node_procs in scripts/lib.sh).
 # A short smoke for CI: scripts/bench.sh --duration 5s --warmup 1s --out /tmp/x

@@ -697,7 +697,7 @@ func assertNoRaftState(t *testing.T, data string) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if slices.Contains(names, "raft.db") || slices.Contains(names, "snapshots") {
+	if slices.Contains(names, "raft.db") || slices.Contains(names, "wal") || slices.Contains(names, "snapshots") {
 		t.Errorf("a refused start left Raft state in %s: %v", data, names)
 	}
 }

@@ -10,13 +10,19 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/seatd/seatd/node"
+	"github.com/seatd/seatd/replica"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "migrate-log-store" {
+		migrateLogStore(os.Args[2:])
+		return
+	}
 	cfg := node.DefaultConfig()
 	fs := flag.NewFlagSet("seatd", flag.ExitOnError)
 	fs.StringVar(&cfg.ID, "id", "", "this node's id, unique in the cluster (required)")
@@ -24,7 +30,7 @@ func main() {
 	fs.StringVar(&cfg.Raft, "raft", "", "node-to-node address host:port for Raft and forwarding (required)")
 	fs.StringVar(&cfg.RaftAdvertise, "raft-advertise", "", "node-to-node address other nodes dial (default: --raft)")
 	fs.StringVar(&cfg.DataDir, "data", "", "data directory for the Raft log and snapshots (required)")
-	fs.StringVar(&cfg.LogStore, "log-store", cfg.LogStore, "Raft log store: boltdb (two fsyncs per append) or wal (hashicorp/raft-wal, one fsync; experimental upstream)")
+	fs.StringVar(&cfg.LogStore, "log-store", cfg.LogStore, "Raft log store: wal (hashicorp/raft-wal, one fsync per append) or boltdb (hashicorp/raft-boltdb, two); default: the kind --data holds, wal in a new one")
 	peers := fs.String("peers", "", "initial members id=host:port,... including this node; used only when --data is empty")
 	fs.StringVar(&cfg.Restore, "restore", "", "backup file (seat backup) to start a new one-node cluster from, on an empty --data")
 	fs.StringVar(&cfg.Join, "join", "", "raft address of any member of a running cluster: a node with an empty --data joins it (instead of --peers)")
@@ -75,4 +81,46 @@ func main() {
 		}
 		os.Exit(1)
 	}
+}
+
+// migrateLogStore is "seatd migrate-log-store": it converts a stopped
+// node's Raft log store to the other kind (see replica.MigrateLogStore).
+func migrateLogStore(args []string) {
+	fs := flag.NewFlagSet("seatd migrate-log-store", flag.ExitOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: seatd migrate-log-store --data DIR [--to wal|boltdb]\n\n"+
+			"Converts a stopped node's Raft log and stable store to the other kind, offline.\n"+
+			"The old store is kept beside the new one under a name no node opens.")
+		fs.PrintDefaults()
+	}
+	dir := fs.String("data", "", "data directory of a stopped node (required)")
+	to := fs.String("to", "", "log store to convert to: wal or boltdb (default: the kind --data does not hold)")
+	fs.Parse(args)
+	if *dir == "" || fs.NArg() > 0 {
+		fs.Usage()
+		os.Exit(2)
+	}
+	if *to == "" {
+		from, err := replica.DetectLogStore(*dir)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "seatd migrate-log-store:", err)
+			os.Exit(2)
+		}
+		*to = replica.LogStoreWAL
+		if from == replica.LogStoreWAL {
+			*to = replica.LogStoreBolt
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	m, err := replica.MigrateLogStore(ctx, *dir, *to, func(line string) { fmt.Fprintln(os.Stderr, line) })
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "seatd migrate-log-store:", err)
+		if errors.Is(err, replica.ErrConfig) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+	fmt.Printf("migrated %s from %s to %s: %d log entries (%d..%d, %d bytes) in %s; the old store is kept at %s\n",
+		*dir, m.From, m.To, m.Entries, m.First, m.Last, m.Bytes, m.Took.Round(time.Millisecond), m.Kept)
 }
