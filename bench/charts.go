@@ -22,17 +22,21 @@ type LabeledResult struct {
 const (
 	ThroughputFile = "throughput.svg"
 	LatencyCDFFile = "latency-cdf.svg"
+	OnSaleFile     = "onsale.svg"
 )
 
-// WriteCharts writes two SVG charts of results into dir, named prefix
-// followed by ThroughputFile and LatencyCDFFile:
+// WriteCharts writes SVG charts of results into dir, named prefix
+// followed by ThroughputFile and LatencyCDFFile (of the runs of fixed
+// length) and OnSaleFile (when there are on-sale runs):
 //
 //   - throughput: committed ops/s against clients (log scale), one line per
 //     series, a series being the results of one workload, target and
 //     pipeline depth (SeriesName);
 //   - latency CDF: latency (ms, log scale) against percentile (scaled to
 //     show the tail: 90, 99, 99.9, ... are equally spaced), one line per
-//     result, named by its label.
+//     result, named by its label;
+//   - on sale: seats sold against time since the opening, one line per
+//     on-sale run (OnSaleSVG).
 func WriteCharts(results []LabeledResult, dir, prefix string) error {
 	if len(results) == 0 {
 		return errors.New("bench: charts: no results")
@@ -42,12 +46,26 @@ func WriteCharts(results []LabeledResult, dir, prefix string) error {
 			return fmt.Errorf("bench: charts: result %q is missing", lr.Label)
 		}
 	}
-	files := []struct {
+	// On-sale runs have a chart of their own: their clients and their
+	// latency (a sale's queue of buyers) would flatten the others' lines.
+	var fixed, sales []LabeledResult
+	for _, lr := range results {
+		if lr.Result.OnSale != nil {
+			sales = append(sales, lr)
+		} else {
+			fixed = append(fixed, lr)
+		}
+	}
+	type file struct {
 		name string
 		svg  []byte
-	}{
-		{prefix + ThroughputFile, ThroughputSVG(results)},
-		{prefix + LatencyCDFFile, LatencyCDFSVG(results)},
+	}
+	var files []file
+	if len(fixed) > 0 {
+		files = append(files, file{prefix + ThroughputFile, ThroughputSVG(fixed)}, file{prefix + LatencyCDFFile, LatencyCDFSVG(fixed)})
+	}
+	if len(sales) > 0 {
+		files = append(files, file{prefix + OnSaleFile, OnSaleSVG(sales)})
 	}
 	for _, f := range files {
 		path := filepath.Join(dir, f.name)
@@ -410,4 +428,49 @@ func fmtDecade(d float64) string { return fmtDecadeMul(1, d) }
 
 func fmtDecadeMul(m, d float64) string {
 	return strconv.FormatFloat(m*math.Pow(10, d), 'f', max(0, int(-d)), 64)
+}
+
+// OnSaleSVG charts on-sale runs: seats sold against milliseconds since
+// the sale opened, one line per run. The curve's end is the sell-out time; its slope the rate
+// at which the cluster confirms bookings while most requests lose.
+func OnSaleSVG(results []LabeledResult) []byte {
+	maxMs, maxSeats := 1.0, 1.0
+	for _, lr := range results {
+		s := lr.Result.OnSale
+		if n := len(s.SoldAtMs); n > 0 {
+			maxMs = max(maxMs, s.SoldAtMs[n-1])
+		}
+		maxSeats = max(maxSeats, float64(s.Seats))
+	}
+	xTop, xStep := niceScale(maxMs * 1.05)
+	yTop, yStep := niceScale(maxSeats * 1.05)
+	xpos := func(ms float64) float64 { return plotLeft + ms/xTop*(plotRight-plotLeft) }
+	ypos := func(v float64) float64 { return plotBottom - v/yTop*(plotBottom-plotTop) }
+
+	s := newSVG("On sale: seats sold since the sale opened")
+	for v := 0.0; v <= yTop+yStep/2; v += yStep {
+		s.yTick(ypos(v), fmtCount(v), gridColor)
+	}
+	for v := 0.0; v <= xTop+xStep/2; v += xStep {
+		s.xTick(xpos(v), fmtCount(v), gridColor)
+	}
+	s.frame("milliseconds since the sale opened", "seats sold")
+	var names []string
+	for i, lr := range results {
+		sale := lr.Result.OnSale
+		color, dash := lineStyle(i)
+		pts := [][2]float64{{xpos(0), ypos(0)}}
+		for k, ms := range sale.SoldAtMs {
+			pts = append(pts, [2]float64{xpos(ms), ypos(float64(k + 1))})
+		}
+		s.polyline(pts, color, dash)
+		if n := len(sale.SoldAtMs); n > 0 {
+			s.circle(xpos(sale.SoldAtMs[n-1]), ypos(float64(sale.SeatsSold)), color,
+				fmt.Sprintf("%s: %d seats to %d of %d buyers in %.2f s, %.0f HOLDs per seated buyer",
+					lr.Label, sale.SeatsSold, sale.Seated, sale.Buyers, sale.SellOutSec, sale.AttemptsPerSeated))
+		}
+		names = append(names, lr.Label)
+	}
+	s.legend(names, true)
+	return s.bytes()
 }

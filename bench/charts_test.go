@@ -186,3 +186,42 @@ func TestMarkdownAndReadResult(t *testing.T) {
 		t.Error("missing file: want an error")
 	}
 }
+
+// On-sale runs get their own chart (seats sold over time) and table, and
+// stay out of the throughput and latency charts of the fixed-length runs.
+func TestOnSaleChartAndTable(t *testing.T) {
+	sale := &Result{Workload: WorkloadOnSale, Target: TargetAll, Clients: 2000, Pipeline: 1, OpsPerSec: 11000,
+		OnSale: &OnSale{Event: "onsale-x", Seats: 6, Buyers: 2000, SellOutSec: 1.5, Seated: 3, SeatsSold: 6,
+			Holds: 90, HoldsLost: 87, AttemptsPerSeated: 30, SoldAtMs: []float64{100, 100, 700, 700, 1500, 1500}, Check: "ok"}}
+	rs := append(sampleResults(), LabeledResult{"onsale c=2000", sale})
+	dir := t.TempDir()
+	if err := WriteCharts(rs, dir, "bench-"); err != nil {
+		t.Fatal(err)
+	}
+	svg, err := os.ReadFile(filepath.Join(dir, "bench-"+OnSaleFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := checkXML(t, OnSaleFile, svg)
+	for _, want := range []string{"seats sold", "onsale c=2000", "6 seats to 3 of 2000 buyers in 1.50 s", "30 HOLDs per seated buyer"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("on-sale chart lacks %q", want)
+		}
+	}
+	for _, f := range []string{ThroughputFile, LatencyCDFFile} {
+		b, err := os.ReadFile(filepath.Join(dir, "bench-"+f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "onsale") {
+			t.Errorf("%s shows the on-sale run", f)
+		}
+	}
+	md := OnSaleMarkdown(rs)
+	if strings.Count(md, "\n") != 3 || !strings.Contains(md, "| onsale c=2000 | 2000 | 6 | 1.50 | 6 / 3 | 90 (87) | 30.0 |") {
+		t.Errorf("on-sale table:\n%s", md)
+	}
+	if OnSaleMarkdown(sampleResults()) != "" {
+		t.Error("an on-sale table without on-sale runs")
+	}
+}

@@ -77,8 +77,7 @@ type Config struct {
 	IDs []string
 	// Target is TargetAll, TargetLeader or TargetFollower.
 	Target string
-	// Workload is WorkloadDistinct, WorkloadContention, WorkloadMixed or
-	// WorkloadRead.
+	// Workload is one of the Workload* constants.
 	Workload string
 	// Clients is the number of connections, each with its own load.
 	Clients int
@@ -109,6 +108,9 @@ type Config struct {
 	// FlushProbeDir, when set, runs the disk-flush probe beside the load
 	// on a file in that directory (put it on the nodes' disk).
 	FlushProbeDir string
+	// Think is the on-sale workload's think time between a buyer's HOLD
+	// and its RESERVE; default DefaultThink.
+	Think time.Duration
 	// DrainTimeout bounds how long, at the end, the clients wait for the
 	// answers still outstanding (which are not counted) before closing
 	// their connections; default 2s.
@@ -120,6 +122,22 @@ type Config struct {
 func (c Config) withDefaults() (Config, error) {
 	c.Addrs = slices.Clone(c.Addrs)
 	c.IDs = slices.Clone(c.IDs)
+	if c.Workload == WorkloadOnSale {
+		// A sale has its own shape: many buyers, one small event, and a
+		// run that lasts until it is sold out (Duration bounds it).
+		if c.Clients == 0 {
+			c.Clients = DefaultOnSaleClients
+		}
+		if c.Seats == 0 {
+			c.Seats = DefaultOnSaleSeats
+		}
+		if c.Duration == 0 {
+			c.Duration = DefaultOnSaleTimeout
+		}
+		if c.Think == 0 {
+			c.Think = DefaultThink
+		}
+	}
 	if c.Target == "" {
 		c.Target = DefaultTarget
 	}
@@ -183,12 +201,16 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	switch c.Workload {
 	case WorkloadDistinct, WorkloadContention, WorkloadMixed, WorkloadRead:
-	case WorkloadFailover:
+	case WorkloadFailover, WorkloadOnSale:
 		if c.Target != TargetAll || c.Pipeline != 1 {
-			return c, errors.New("the failover workload runs with target all and pipeline 1 (the client library chooses the node)")
+			return c, fmt.Errorf("the %s workload runs with target all and pipeline 1 (the client library chooses the node)", c.Workload)
+		}
+		if c.Workload == WorkloadOnSale && (c.Seats < maxGroup || c.Seats > protocol.MaxEventSeats || c.Think < 0 || c.Warmup != 0) {
+			return c, fmt.Errorf("the onsale workload needs %d to %d seats, a think time of 0 or more, and no warm-up (the sale is measured whole)",
+				maxGroup, protocol.MaxEventSeats)
 		}
 	default:
-		return c, fmt.Errorf("unknown workload %q (want distinct, contention, mixed, read or failover)", c.Workload)
+		return c, fmt.Errorf("unknown workload %q (want distinct, contention, mixed, read, failover or onsale)", c.Workload)
 	}
 	switch {
 	case c.Clients < 0:

@@ -57,6 +57,13 @@
 //     client.Client over all the addresses (an id on every write, retries
 //     across nodes): what an application sees while nodes restart. A
 //     request counts as an error only when the library gives up on it.
+//   - WorkloadOnSale: a sale's opening (see its doc comment): Clients
+//     buyers (2,000 by default) for a new event of Seats seats (500), each
+//     with its own client.Client, HOLD then RESERVE of a block of 1–4
+//     adjacent seats, retried on a loss until seated or sold out. It runs
+//     until every buyer is done, with no warm-up (Duration, 5 minutes by
+//     default, only bounds it), measures the whole sale, and checks its
+//     outcome against the cluster's seats; Result.OnSale has its figures.
 //
 // Every id is unique: a random prefix per run, the client number and a
 // sequence number, so running twice against one cluster (whose applied ids

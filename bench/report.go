@@ -78,3 +78,36 @@ func MarkdownTable(results []LabeledResult) string {
 }
 
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+// OnSaleMarkdown returns a markdown table of the on-sale results among
+// results, one row each (empty when there are none): buyers and seats,
+// the time to sell out, how many HOLDs each seated buyer's success cost,
+// the HOLD (won and lost) and confirm latencies, and the final check.
+func OnSaleMarkdown(results []LabeledResult) string {
+	var b strings.Builder
+	for _, lr := range results {
+		s := lr.Result.onSale()
+		if s == nil {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString("| run | buyers | seats | sold out in s | seats sold / buyers seated | HOLDs (lost) | HOLDs per seated buyer | reads | HOLD won p50 / p99 ms | HOLD lost p50 / p99 ms | confirm p50 / p99 ms | max ms | server CPU µs/op | check |\n")
+			b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %.2f | %d / %d | %d (%d) | %.1f | %d | %s / %s | %s / %s | %s / %s | %s | %.0f | %s |\n",
+			mdEscape(lr.Label), s.Buyers, s.Seats, s.SellOutSec, s.SeatsSold, s.Seated, s.Holds, s.HoldsLost,
+			s.AttemptsPerSeated, s.Reads,
+			fmtMs(s.HoldLatency.P50), fmtMs(s.HoldLatency.P99), fmtMs(s.LostHoldLatency.P50), fmtMs(s.LostHoldLatency.P99),
+			fmtMs(s.ConfirmLatency.P50), fmtMs(s.ConfirmLatency.P99), fmtMs(lr.Result.Latency.Max),
+			lr.Result.CPUPerOpMicros, mdEscape(s.Check))
+	}
+	return b.String()
+}
+
+// onSale is r's on-sale report, nil for other workloads (and a nil r).
+func (r *Result) onSale() *OnSale {
+	if r == nil {
+		return nil
+	}
+	return r.OnSale
+}

@@ -58,6 +58,8 @@ type Result struct {
 	// FlushProbe is the disk's own flush latency beside the load
 	// (Config.FlushProbeDir), when it was probed.
 	FlushProbe *FlushProbe `json:"flush_probe,omitempty"`
+	// OnSale is the on-sale workload's own report (nil for the others).
+	OnSale *OnSale `json:"onsale,omitempty"`
 }
 
 // Latency is a latency summary in milliseconds.
@@ -207,6 +209,20 @@ func (r *Result) Text() string {
 	if p := r.FlushProbe; p != nil {
 		fmt.Fprintf(&b, "disk flushes p50 %s  p99 %s  p99.9 %s  max %s ms  (%d fdatasyncs of %d bytes in %s beside the load)\n",
 			fmtMs(p.Latency.P50), fmtMs(p.Latency.P99), fmtMs(p.Latency.P999), fmtMs(p.Latency.Max), p.Flushes, probeBytes, p.Dir)
+	}
+	if s := r.OnSale; s != nil {
+		fmt.Fprintf(&b, "on sale      %d buyers for %d seats of event %s\n", s.Buyers, s.Seats, s.Event)
+		fmt.Fprintf(&b, "sold out     in %.2f s (last buyer done at %.2f s): %d seats to %d buyers, %d seats left over\n",
+			s.SellOutSec, s.DoneSec, s.SeatsSold, s.Seated, s.SeatsLeft)
+		fmt.Fprintf(&b, "attempts     %d HOLDs, %d lost: %.1f per seated buyer; %d reads\n", s.Holds, s.HoldsLost, s.AttemptsPerSeated, s.Reads)
+		for _, l := range []struct {
+			name string
+			lat  Latency
+		}{{"HOLD won", s.HoldLatency}, {"HOLD lost", s.LostHoldLatency}, {"confirm", s.ConfirmLatency}} {
+			fmt.Fprintf(&b, "%-12s p50 %s  p90 %s  p99 %s  p99.9 %s  max %s ms\n", l.name,
+				fmtMs(l.lat.P50), fmtMs(l.lat.P90), fmtMs(l.lat.P99), fmtMs(l.lat.P999), fmtMs(l.lat.Max))
+		}
+		fmt.Fprintf(&b, "check        %s\n", s.Check)
 	}
 	if len(r.CDF) > 0 {
 		b.WriteString("latency CDF  ")

@@ -57,8 +57,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: config: %w", err)
 	}
-	if cfg.Workload == WorkloadFailover {
+	switch cfg.Workload {
+	case WorkloadFailover:
 		return runFailover(ctx, cfg)
+	case WorkloadOnSale:
+		return runOnSale(ctx, cfg)
 	}
 	addrs, err := targetAddrs(ctx, cfg)
 	if err != nil {

@@ -14,6 +14,8 @@
 #   distinct   clients 1, 16, 64, 256   through one follower (target follower)
 #   contention clients 64               through all nodes
 #   read       clients 64               through all nodes
+#   onsale     clients 2000             through all nodes: a sale of 500 seats,
+#                                       run until sold out (no --duration)
 #
 # Then benchreport writes OUT/benchmarks.md (machine, commands, results
 # table, a "## Profiles" section to fill in by hand), OUT/bench-throughput.svg
@@ -35,8 +37,9 @@ usage: scripts/bench.sh [--duration 10s] [--warmup 2s] [--out docs] [--keep] [--
   --out DIR     where benchmarks.md and the two SVG charts go (default docs)
   --keep        keep the temporary directory with node logs and JSON results
   --only REGEX  run only the cells whose name matches (e.g. 'c256', 'follower');
-                names: distinct-all-c1 ... distinct-follower-c256, contention-all-c64, read-all-c64
-Runs 10 benchmarks, each on a fresh three-node cluster on 127.0.0.1
+                names: distinct-all-c1 ... distinct-follower-c256, contention-all-c64, read-all-c64,
+                onsale-all-c2000
+Runs 11 benchmarks, each on a fresh three-node cluster on 127.0.0.1
 (client ports 7201-7203, Raft ports 8201-8203).
 EOF
 }
@@ -110,6 +113,7 @@ cells=(
 	"distinct-follower-c256 distinct follower 256"
 	"contention-all-c64 contention all 64"
 	"read-all-c64 read all 64"
+	"onsale-all-c2000 onsale all 2000"
 )
 
 declare -A node_pid=() # id -> pid of a running seatd
@@ -299,8 +303,10 @@ for cell in "${selected[@]}"; do
 	printf '\n== [%d/%d] %s (fresh cluster, leader %s after %d ms)\n' "$n" "${#selected[@]}" "$name" "$leader" "$(($(now_ms) - t0))"
 	mark_logs "$dir"
 	cmd=(bin/seat bench --addr "$all_addrs" --ids "$all_ids" --workload "$workload" --target "$target"
-		--clients "$clients" --duration "$duration" --warmup "$warmup" --seats "$seats" --flush-probe "$dir" \
-		--cpu-pids "${node_pid[n1]},${node_pid[n2]},${node_pid[n3]}" --json)
+		--clients "$clients" --flush-probe "$dir" --cpu-pids "${node_pid[n1]},${node_pid[n2]},${node_pid[n3]}" --json)
+	if [[ $workload != onsale ]]; then # a sale runs until sold out, on an event of its own
+		cmd+=(--duration "$duration" --warmup "$warmup" --seats "$seats")
+	fi
 	printf '   $ %s\n' "${cmd[*]}"
 	if ! "${cmd[@]}" >"$dir/result.json" 2>"$dir/bench.err"; then
 		cat "$dir/bench.err" >&2
@@ -327,6 +333,10 @@ if [[ -n $only ]]; then
 	only_arg=" --only '$only'"
 fi
 table=$("$work/benchreport" --svg-dir "$out" --svg-prefix bench- "${report_args[@]}")
+onsale_chart=""
+if [[ " ${selected[*]} " == *" onsale "* ]]; then
+	onsale_chart=$'\n![seats sold over time in the on-sale run](bench-onsale.svg)\n'
+fi
 cpu_model=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ -n $(git -C "$root" status --porcelain 2>/dev/null || true) ]]; then
@@ -379,6 +389,12 @@ $(printf '%s\n' "${commands[@]}")
   (\`RESERVE <seat> b<client> id=<unique>\`): one Raft log entry per batch of writes.
 - **contention**: all clients fight over seats 1-5 (RESERVE, and CANCEL after a SUCCESS).
 - **read**: \`STATUS <seat>\` of random seats 1-1000, confirmed by the leader.
+- **onsale**: a sale's opening: 2,000 buyers (one connection each, through the Go
+  client library, an id on every write) arrive at once for a new event of 500
+  seats; each wants 1-4 adjacent seats, HOLDs a block it believes free, RESERVEs
+  it 50 ms later, and after a lost HOLD reads the event's summary and tries
+  another block, until seated or sold out. Measured whole, then checked: every
+  seat booked by exactly one seated buyer, no block split, nothing left held.
 - **via all**: clients spread round robin over n1, n2, n3 (two thirds of
   the requests are forwarded by a follower; a single client is on n1,
   leader or not: see which node led below); **via follower**: every client
@@ -401,6 +417,7 @@ $table
 ![committed ops/s by clients](bench-throughput.svg)
 
 ![latency by percentile](bench-latency-cdf.svg)
+$onsale_chart
 
 Which node led, and the WARN and ERROR lines the nodes logged from the start
 of each run's \`seat bench\` until they had stopped (so the first election's
@@ -416,4 +433,4 @@ EOF
 
 ok=1
 printf '\n%s\n\n' "$table"
-echo "bench.sh: wrote $out/benchmarks.md, $out/bench-throughput.svg, $out/bench-latency-cdf.svg"
+echo "bench.sh: wrote $out/benchmarks.md and its charts (bench-*.svg)"

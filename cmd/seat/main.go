@@ -123,7 +123,7 @@ func runBench(addrs string, tlsCfg *tls.Config, args []string) int {
 	fs := flag.NewFlagSet("seat bench", flag.ContinueOnError)
 	addrFlag := fs.String("addr", addrs, "comma-separated client addresses of the nodes, in node order (see --ids)")
 	ids := fs.String("ids", "", "comma-separated node ids of the --addr addresses, in the same order (default n1,n2,... as scripts/cluster.sh)")
-	workload := fs.String("workload", bench.DefaultWorkload, "distinct, contention, mixed, read or failover")
+	workload := fs.String("workload", bench.DefaultWorkload, "distinct, contention, mixed, read, failover or onsale")
 	target := fs.String("target", bench.DefaultTarget, "all (clients round robin over all nodes), leader or follower (all clients on one node)")
 	clients := fs.Int("clients", bench.DefaultClients, "connections, each with its own load")
 	pipeline := fs.Int("pipeline", bench.DefaultPipeline, "requests in flight per connection")
@@ -135,6 +135,7 @@ func runBench(addrs string, tlsCfg *tls.Config, args []string) int {
 	cpuPids := fs.String("cpu-pids", "", "comma-separated process ids of the nodes on this machine: report their CPU time per committed operation")
 	flushProbe := fs.String("flush-probe", "", "beside the load, time 700-byte appends with fdatasync every 5 ms in this directory (put it on the nodes' disk) and report them")
 	event := fs.String("event", "", "event every request names (default: the default event); it must exist with the seats")
+	think := fs.Duration("think", bench.DefaultThink, "onsale: a buyer's think time between its HOLD and its RESERVE")
 	fillEvents := fs.Int("fill-events", 0, "before the run, create this many events fill-0001, ... (kept if they exist)")
 	fillSeats := fs.Int("fill-event-seats", 10_000, "seats of each --fill-events event")
 	fillBooked := fs.Int("fill-booked", 0, "before the run, book this many seats spread at random over the --fill-events events")
@@ -145,7 +146,10 @@ func runBench(addrs string, tlsCfg *tls.Config, args []string) int {
 			"committed ops/s, answers by kind and latency percentiles of the --duration part.\n"+
 			"workloads: distinct (RESERVE never-booked seats), contention (RESERVE/CANCEL seats 1-5),\n"+
 			"           mixed (half STATUS of booked seats, half distinct), read (STATUS of seats 1..1000),\n"+
-			"           failover (distinct RESERVEs through the Go client, which retries across nodes)\n"+
+			"           failover (distinct RESERVEs through the Go client, which retries across nodes),\n"+
+			"           onsale (a sale's opening: --clients buyers, 2000 by default, each HOLDs and\n"+
+			"           RESERVEs a block of 1-4 adjacent seats of a new event of --seats seats, 500 by\n"+
+			"           default, until it sells out; --duration bounds it, 5m by default)\n"+
 			"flags:\n")
 		fs.PrintDefaults()
 	}
@@ -172,6 +176,22 @@ func runBench(addrs string, tlsCfg *tls.Config, args []string) int {
 		}
 		pids = append(pids, pid)
 	}
+	if *workload == bench.WorkloadOnSale {
+		// The sale's own defaults for what the command line leaves unset.
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, v := range map[string]*int{"clients": clients, "seats": seats} {
+			if !set[name] {
+				*v = 0
+			}
+		}
+		if !set["duration"] {
+			*duration = bench.DefaultOnSaleTimeout
+		}
+		if !set["warmup"] {
+			*warmup = 0
+		}
+	}
 	cfg := bench.Config{
 		Addrs:         splitList(*addrFlag),
 		IDs:           splitList(*ids),
@@ -187,6 +207,7 @@ func runBench(addrs string, tlsCfg *tls.Config, args []string) int {
 		TLS:           tlsCfg,
 		FlushProbeDir: *flushProbe,
 		CPUPids:       pids,
+		Think:         *think,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

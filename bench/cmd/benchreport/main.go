@@ -56,6 +56,9 @@ func run(args []string, svgDir, svgPrefix string) error {
 		}
 	}
 	fmt.Print(bench.MarkdownTable(results))
+	if sales := bench.OnSaleMarkdown(results); sales != "" {
+		fmt.Print("\n" + sales)
+	}
 	return nil
 }
 
