@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run seatd's standard benchmark matrix and write a report.
 #
-#   scripts/bench.sh [--duration 10s] [--warmup 2s] [--out docs] [--keep] [--only REGEX]
+#   scripts/bench.sh [--duration 10s] [--warmup 2s] [--out docs] [--keep] [--only REGEX] [--seatd FILE]
 #
 # Builds bin/seatd, bin/seat and benchreport, then for each cell of the
 # matrix starts a FRESH three-node cluster (n1 n2 n3 on 127.0.0.1, clients
@@ -31,7 +31,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
 	cat <<'EOF'
-usage: scripts/bench.sh [--duration 10s] [--warmup 2s] [--out docs] [--keep] [--only REGEX]
+usage: scripts/bench.sh [--duration 10s] [--warmup 2s] [--out docs] [--keep] [--only REGEX] [--seatd FILE]
   --duration D  measured time of each run (default 10s)
   --warmup D    load before measuring starts, in each run (default 2s)
   --out DIR     where benchmarks.md and the two SVG charts go (default docs)
@@ -39,6 +39,8 @@ usage: scripts/bench.sh [--duration 10s] [--warmup 2s] [--out docs] [--keep] [--
   --only REGEX  run only the cells whose name matches (e.g. 'c256', 'follower');
                 names: distinct-all-c1 ... distinct-follower-c256, contention-all-c64, read-all-c64,
                 onsale-all-c2000
+  --seatd FILE  run this seatd binary instead of building bin/seatd (another build,
+                to compare; bin/seat is still built from this tree)
 Runs 11 benchmarks, each on a fresh three-node cluster on 127.0.0.1
 (client ports 7201-7203, Raft ports 8201-8203).
 EOF
@@ -50,14 +52,15 @@ warmup=2s
 out=docs
 keep=0
 only=""
+seatd=""
 while (($# > 0)); do
 	case $1 in
-	--duration | --warmup | --out | --only)
+	--duration | --warmup | --out | --only | --seatd)
 		(($# >= 2)) || die "$1 needs a value"
 		declare "${1#--}=$2"
 		shift 2
 		;;
-	--duration=* | --warmup=* | --out=* | --only=*)
+	--duration=* | --warmup=* | --out=* | --only=* | --seatd=*)
 		opt=${1%%=*}
 		declare "${opt#--}=${1#*=}"
 		shift
@@ -84,6 +87,10 @@ cd "$(dirname "$0")/.."
 root=$PWD
 [[ $out == /* ]] || out=$start_dir/$out
 out=$(realpath -m -- "$out")
+if [[ -n $seatd ]]; then
+	[[ $seatd == /* ]] || seatd=$start_dir/$seatd
+	[[ -x $seatd ]] || die "--seatd $seatd is not an executable"
+fi
 
 ids=(n1 n2 n3)
 client_addr=(127.0.0.1:7201 127.0.0.1:7202 127.0.0.1:7203)
@@ -147,7 +154,7 @@ start_cluster() {
 	for i in 0 1 2; do
 		id=${ids[i]}
 		# shellcheck disable=SC2086 # SEATD_FLAGS is a list of extra flags
-		GOMAXPROCS=$procs bin/seatd --id "$id" --listen "${client_addr[i]}" --raft "${raft_addr[i]}" \
+		GOMAXPROCS=$procs "$seatd_bin" --id "$id" --listen "${client_addr[i]}" --raft "${raft_addr[i]}" \
 			--data "$dir/$id" --peers "$peers" --seats "$seats" ${SEATD_FLAGS:-} >>"$dir/$id.log" 2>&1 &
 		node_pid[$id]=$!
 	done
@@ -273,7 +280,13 @@ wait_ports_free
 mkdir -p bin "$out"
 work=$(mktemp -d "${TMPDIR:-/tmp}/seatd-bench.XXXXXX")
 echo "bench.sh: building bin/seatd, bin/seat and benchreport"
-go build -o bin/seatd ./cmd/seatd
+seatd_bin=bin/seatd
+if [[ -n $seatd ]]; then
+	seatd_bin=$seatd
+	echo "bench.sh: nodes run $seatd"
+else
+	go build -o bin/seatd ./cmd/seatd
+fi
 go build -o bin/seat ./cmd/seat
 go build -o "$work/benchreport" ./bench/cmd/benchreport
 echo "bench.sh: runs of $warmup warm-up + $duration each; work directory $work"
@@ -341,6 +354,9 @@ cpu_model=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' 
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ -n $(git -C "$root" status --porcelain 2>/dev/null || true) ]]; then
 	commit="$commit (with uncommitted changes)"
+fi
+if [[ -n $seatd ]]; then
+	commit="nodes ran $seatd; bin/seat from $commit"
 fi
 {
 	cat <<EOF
