@@ -481,6 +481,9 @@ func TestFlushProbe(t *testing.T) {
 	if !(l.P50 > 0 && l.P50 <= l.P99 && l.P99 <= l.P999 && l.P999 <= l.Max) {
 		t.Errorf("probe percentiles out of order: %+v", l)
 	}
+	if p.CPUPerFlushMicros <= 0 {
+		t.Errorf("the probe measured no CPU per flush: %+v", p)
+	}
 	if !strings.Contains(res.Text(), "disk flushes p50") {
 		t.Errorf("the text report has no probe line:\n%s", res.Text())
 	}

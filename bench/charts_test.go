@@ -157,11 +157,11 @@ func TestMarkdownAndReadResult(t *testing.T) {
 		}
 	}
 
-	// With a disk probe in one run, two columns more, and a dash where
+	// With a disk probe in one run, three columns more, and a dash where
 	// there was none.
-	rs[0].Result.FlushProbe = &FlushProbe{Flushes: 10, Latency: Latency{P99: 4.5, Max: 61}}
+	rs[0].Result.FlushProbe = &FlushProbe{Flushes: 10, Latency: Latency{P99: 4.5, Max: 61}, CPUPerFlushMicros: 108}
 	md = MarkdownTable(rs)
-	for _, want := range []string{"disk flush p99 ms | disk flush max ms |", " 4.50 | 61.0 |", " — | — |"} {
+	for _, want := range []string{"disk flush p99 ms | disk flush max ms | CPU µs per flush |", " 4.50 | 61.0 | 108 |", " — | — | — |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("table with a probe lacks %q:\n%s", want, md)
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -22,10 +23,24 @@ const (
 )
 
 // FlushProbe is what the probe measured in the window, in milliseconds.
+// CPUPerFlushMicros is the CPU time (user + system) the probe's thread spent
+// in one append and its fdatasync, on average: what a flush costs the
+// processor besides the wait, which counts in every node's CPU per
+// operation.
 type FlushProbe struct {
-	Flushes int64   `json:"flushes"`
-	Dir     string  `json:"dir"`
-	Latency Latency `json:"latency_ms"`
+	Flushes           int64   `json:"flushes"`
+	Dir               string  `json:"dir"`
+	Latency           Latency `json:"latency_ms"`
+	CPUPerFlushMicros float64 `json:"cpu_us_per_flush,omitempty"`
+}
+
+// threadCPU is the CPU time the calling OS thread has used.
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_THREAD, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // runFlushProbe probes the disk under dir until stop is closed, recording
@@ -42,13 +57,22 @@ func (r *runner) runFlushProbe(dir string, stop <-chan struct{}) (*FlushProbe, e
 	buf := make([]byte, probeBytes)
 	tick := time.NewTicker(probeEvery)
 	defer tick.Stop()
+	// One OS thread, so that its CPU time is the flushes'.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var cpu time.Duration
 	for {
 		select {
 		case <-stop:
 			lat, _ := summarise(hist)
-			return &FlushProbe{Flushes: hist.TotalCount(), Dir: filepath.Clean(dir), Latency: lat}, nil
+			p := &FlushProbe{Flushes: hist.TotalCount(), Dir: filepath.Clean(dir), Latency: lat}
+			if p.Flushes > 0 {
+				p.CPUPerFlushMicros = float64(cpu.Microseconds()) / float64(p.Flushes)
+			}
+			return p, nil
 		case <-tick.C:
 		}
+		cpu0 := threadCPU()
 		sent := r.now()
 		if _, err := f.Write(buf); err != nil {
 			return nil, fmt.Errorf("flush probe: %w", err)
@@ -59,6 +83,7 @@ func (r *runner) runFlushProbe(dir string, stop <-chan struct{}) (*FlushProbe, e
 		done := r.now()
 		if r.inWindow(sent, done) {
 			_ = hist.RecordValue(min(max((done-sent).Microseconds(), histMinMicros), histMaxMicros))
+			cpu += threadCPU() - cpu0
 		}
 	}
 }

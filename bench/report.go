@@ -29,7 +29,7 @@ func ReadResultFile(path string) (*Result, error) {
 // p99, p99.9 and max in ms, connection errors, ERROR answers, the answers
 // by kind, and, when any run measured them, the nodes' CPU per committed
 // operation (Config.CPUPids) and the disk's own fdatasync p99 and max
-// beside the load (Config.FlushProbeDir).
+// beside the load, with the CPU one flush costs (Config.FlushProbeDir).
 func MarkdownTable(results []LabeledResult) string {
 	probed, cpu := false, false
 	for _, lr := range results {
@@ -42,14 +42,14 @@ func MarkdownTable(results []LabeledResult) string {
 		b.WriteString(" server CPU µs/op |")
 	}
 	if probed {
-		b.WriteString(" disk flush p99 ms | disk flush max ms |")
+		b.WriteString(" disk flush p99 ms | disk flush max ms | CPU µs per flush |")
 	}
 	b.WriteString("\n|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
 	if cpu {
 		b.WriteString("--:|")
 	}
 	if probed {
-		b.WriteString("--:|--:|")
+		b.WriteString("--:|--:|--:|")
 	}
 	b.WriteString("\n")
 	for _, lr := range results {
@@ -68,9 +68,9 @@ func MarkdownTable(results []LabeledResult) string {
 		switch {
 		case !probed:
 		case r.FlushProbe == nil:
-			b.WriteString(" — | — |")
+			b.WriteString(" — | — | — |")
 		default:
-			fmt.Fprintf(&b, " %s | %s |", fmtMs(r.FlushProbe.Latency.P99), fmtMs(r.FlushProbe.Latency.Max))
+			fmt.Fprintf(&b, " %s | %s | %.0f |", fmtMs(r.FlushProbe.Latency.P99), fmtMs(r.FlushProbe.Latency.Max), r.FlushProbe.CPUPerFlushMicros)
 		}
 		b.WriteString("\n")
 	}

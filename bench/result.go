@@ -207,8 +207,8 @@ func (r *Result) Text() string {
 		fmt.Fprintf(&b, "server CPU   %.2f s in the window: %.1f µs per committed operation\n", r.ServerCPUSec, r.CPUPerOpMicros)
 	}
 	if p := r.FlushProbe; p != nil {
-		fmt.Fprintf(&b, "disk flushes p50 %s  p99 %s  p99.9 %s  max %s ms  (%d fdatasyncs of %d bytes in %s beside the load)\n",
-			fmtMs(p.Latency.P50), fmtMs(p.Latency.P99), fmtMs(p.Latency.P999), fmtMs(p.Latency.Max), p.Flushes, probeBytes, p.Dir)
+		fmt.Fprintf(&b, "disk flushes p50 %s  p99 %s  p99.9 %s  max %s ms  (%d fdatasyncs of %d bytes in %s beside the load, %.0f µs CPU each)\n",
+			fmtMs(p.Latency.P50), fmtMs(p.Latency.P99), fmtMs(p.Latency.P999), fmtMs(p.Latency.Max), p.Flushes, probeBytes, p.Dir, p.CPUPerFlushMicros)
 	}
 	if s := r.OnSale; s != nil {
 		fmt.Fprintf(&b, "on sale      %d buyers for %d seats of event %s\n", s.Buyers, s.Seats, s.Event)
