@@ -67,7 +67,7 @@
 //
 // Every id is unique: a random prefix per run, the client number and a
 // sequence number, so running twice against one cluster (whose applied ids
-// are remembered for at least ten minutes) never replays an earlier answer.
+// are remembered for at least two minutes) never replays an earlier answer.
 //
 // # What is measured
 //

@@ -21,8 +21,14 @@ const (
 	// FormatV2 adds events, several seats per write, holds, history, tick
 	// entries that carry time forward, and format entries.
 	FormatV2 = 2
+	// FormatV3 changes no entry, only how long applied ids are kept: from
+	// the log index where the cluster is raised to it, IDRetentionV3 (2
+	// minutes of log time) instead of IDRetention (10), and still at least
+	// the last MinIDs ids. Raising it through the log makes every replica
+	// forget the same ids at the same entry, whatever build wrote them.
+	FormatV3 = 3
 	// MaxFormat is the newest format this build can apply.
-	MaxFormat = FormatV2
+	MaxFormat = FormatV3
 )
 
 // EntryType is the second byte of a log entry.
@@ -34,14 +40,14 @@ const (
 	// by the first leader of a new cluster; later Init entries change
 	// nothing.
 	TypeInit EntryType = 1
-	// TypeBatch (versions 1 and 2) carries one or more client writes,
+	// TypeBatch (every version) carries one or more client writes,
 	// applied in order. Version 1 knows only OpReserve and OpCancel of one
 	// seat of the default event.
 	TypeBatch EntryType = 2
-	// TypeTick (version 2) carries nothing but the leader's time, so that
+	// TypeTick (version 2 on) carries nothing but the leader's time, so that
 	// holds expire on a cluster that has nothing else to write.
 	TypeTick EntryType = 3
-	// TypeFormat (version 2) raises the cluster's format version.
+	// TypeFormat (version 2 on) raises the cluster's format version.
 	TypeFormat EntryType = 4
 )
 

@@ -243,7 +243,11 @@ func TestCanEncode(t *testing.T) {
 		if got := CanEncode(FormatV2, &tc.w); got != tc.v2 {
 			t.Errorf("CanEncode(2, %+v) = %v, want %v", tc.w, got, tc.v2)
 		}
-		for _, f := range []uint8{0, 3, 255} {
+		// Version 3 changes no entry: it encodes what version 2 does.
+		if got := CanEncode(FormatV3, &tc.w); got != tc.v2 {
+			t.Errorf("CanEncode(3, %+v) = %v, want %v", tc.w, got, tc.v2)
+		}
+		for _, f := range []uint8{0, MaxFormat + 1, 255} {
 			if CanEncode(f, &tc.w) {
 				t.Errorf("CanEncode(%d, %+v) = true", f, tc.w)
 			}
@@ -301,8 +305,8 @@ func TestDecodeMalformed(t *testing.T) {
 		{"one byte", []byte{1}, ErrCorruptData},
 		{"header minus one", entry(2, 3, 0)[:headerLen-1], ErrCorruptData},
 		{"version 0", entry(0, 2, 0, 1, w), ErrVersion},
-		{"version 3", entry(3, 2, 0, 1, w), ErrVersion},
-		{"version 3 tick", entry(3, 3, 0), ErrVersion},
+		{"version 4", entry(MaxFormat+1, 2, 0, 1, w), ErrVersion},
+		{"version 4 tick", entry(MaxFormat+1, 3, 0), ErrVersion},
 		{"version 255", []byte{255, 1, 0, 0, 0, 0, 0, 0, 0, 0}, ErrVersion},
 		{"v1 type 0", entry(1, 0, 0, 1, w), ErrEntryType},
 		{"v1 tick", entry(1, 3, 0), ErrEntryType},
@@ -321,7 +325,7 @@ func TestDecodeMalformed(t *testing.T) {
 		{"tick trailing byte", entry(2, 3, 0, []byte{0}), ErrCorruptData},
 		{"format without version", entry(2, 4, 0), ErrCorruptData},
 		{"format trailing byte", entry(2, 4, 0, []byte{2, 0}), ErrCorruptData},
-		{"format raising to 3", entry(2, 4, 0, []byte{3}), ErrVersion},
+		{"format raising to 4", entry(2, 4, 0, []byte{MaxFormat + 1}), ErrVersion},
 		{"format raising to 0", entry(2, 4, 0, []byte{0}), ErrVersion},
 		{"batch without count", entry(1, 2, 0), ErrCorruptData},
 		{"batch count 0", entry(1, 2, 0, 0), ErrCorruptData},

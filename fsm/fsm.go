@@ -17,15 +17,18 @@ import (
 
 // Options tune how long applied ids are remembered. Every node of a cluster
 // must use the same values, so production code uses DefaultOptions; tests
-// shrink them.
+// shrink them. IDRetention applies while the cluster's format is below
+// FormatV3, IDRetentionV3 from it (zero: the same as IDRetention); MinIDs
+// always.
 type Options struct {
-	IDRetention time.Duration
-	MinIDs      int
+	IDRetention   time.Duration
+	IDRetentionV3 time.Duration
+	MinIDs        int
 }
 
 // DefaultOptions returns the retention the protocol promises.
 func DefaultOptions() Options {
-	return Options{IDRetention: IDRetention, MinIDs: MinIDs}
+	return Options{IDRetention: IDRetention, IDRetentionV3: IDRetentionV3, MinIDs: MinIDs}
 }
 
 // FSM is the raft.FSM (and raft.BatchingFSM) of seatd. Its read methods are
@@ -72,7 +75,7 @@ var (
 
 // New returns an empty FSM: no events until the Init entry is applied.
 func New(opts Options) *FSM {
-	f := &FSM{opts: opts, st: newState(opts.IDRetention, opts.MinIDs), expiryMoved: make(chan struct{}, 1)}
+	f := &FSM{opts: opts, st: newState(opts), expiryMoved: make(chan struct{}, 1)}
 	f.publish()
 	return f
 }

@@ -39,7 +39,7 @@ func checkDecoded(t *testing.T, e Entry) {
 	t.Helper()
 	switch {
 	case e.Version == FormatV1 && (e.Type == TypeInit || e.Type == TypeBatch):
-	case e.Version == FormatV2 && (e.Type == TypeBatch || e.Type == TypeTick || e.Type == TypeFormat):
+	case e.Version >= FormatV2 && e.Version <= MaxFormat && (e.Type == TypeBatch || e.Type == TypeTick || e.Type == TypeFormat):
 	default:
 		t.Fatalf("Decode accepted type %d in version %d", e.Type, e.Version)
 	}

@@ -530,10 +530,11 @@ type model struct {
 	events map[string]*mEvent
 	// stale are the ends of holds of deleted events that have not fallen
 	// due yet: the FSM's NextExpiry may still name them.
-	stale  []int64
-	ids    []modelID // every id still remembered, oldest first
-	retMs  int64
-	minIDs int
+	stale   []int64
+	ids     []modelID // every id still remembered, oldest first
+	retMs   int64     // before FormatV3
+	retV3Ms int64
+	minIDs  int
 }
 
 type mEvent struct {
@@ -556,7 +557,7 @@ type modelID struct {
 }
 
 func newModel(opts Options) *model {
-	return &model{format: FormatV1, events: map[string]*mEvent{}, retMs: opts.IDRetention.Milliseconds(), minIDs: opts.MinIDs}
+	return &model{format: FormatV1, events: map[string]*mEvent{}, retMs: opts.IDRetention.Milliseconds(), retV3Ms: retentionV3(opts).Milliseconds(), minIDs: opts.MinIDs}
 }
 
 func (m *model) lookup(id string) (Result, bool) {
@@ -657,7 +658,11 @@ func (m *model) apply(e Entry, index uint64) []Result {
 	}
 	// Forget ids while more than minIDs are kept and the oldest is older
 	// than the retention.
-	for len(m.ids) > m.minIDs && now-m.ids[0].timeMs > m.retMs {
+	ret := m.retMs
+	if m.format >= FormatV3 {
+		ret = m.retV3Ms
+	}
+	for len(m.ids) > m.minIDs && now-m.ids[0].timeMs > ret {
 		m.ids = m.ids[1:]
 	}
 	return out
@@ -925,4 +930,13 @@ func holdExpiryModel(now int64, ttl uint32) int64 {
 		return now + d
 	}
 	return math.MaxInt64
+}
+
+// retentionV3 is the id retention opts give from FormatV3, as the FSM
+// reads them (zero: IDRetention).
+func retentionV3(opts Options) time.Duration {
+	if opts.IDRetentionV3 != 0 {
+		return opts.IDRetentionV3
+	}
+	return opts.IDRetention
 }

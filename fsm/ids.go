@@ -1,7 +1,5 @@
 package fsm
 
-import "time"
-
 // appliedID is one remembered exactly-once id, in apply order.
 type appliedID struct {
 	id     string
@@ -18,12 +16,28 @@ type idTable struct {
 	order []appliedID
 	head  int
 
-	retentionMs int64
-	minIDs      int
+	// retentionMs is the retention of the cluster's format: legacyMs
+	// before FormatV3, v3Ms from it (useFormat).
+	retentionMs, legacyMs, v3Ms int64
+	minIDs                      int
 }
 
-func newIDTable(retention time.Duration, minIDs int) idTable {
-	return idTable{results: make(map[string]Result), retentionMs: retention.Milliseconds(), minIDs: minIDs}
+func newIDTable(opts Options) idTable {
+	legacy := opts.IDRetention.Milliseconds()
+	v3 := legacy
+	if opts.IDRetentionV3 != 0 {
+		v3 = opts.IDRetentionV3.Milliseconds()
+	}
+	return idTable{results: make(map[string]Result), retentionMs: legacy, legacyMs: legacy, v3Ms: v3, minIDs: opts.MinIDs}
+}
+
+// useFormat sets the retention of the cluster's format version.
+func (t *idTable) useFormat(format uint8) {
+	if format >= FormatV3 {
+		t.retentionMs = t.v3Ms
+	} else {
+		t.retentionMs = t.legacyMs
+	}
 }
 
 func (t *idTable) lookup(id string) (Result, bool) {

@@ -387,7 +387,7 @@ func readSnapshot(r io.Reader, opts Options) (*state, error) {
 }
 
 func (d *snapReader) readV2(opts Options) *state {
-	st := newState(opts.IDRetention, opts.MinIDs)
+	st := newState(opts)
 	d.at("cluster section")
 	if tag := d.byte(); d.err == nil && tag != sectionCluster {
 		d.failf("section %q where the cluster section belongs", tag)
@@ -399,6 +399,8 @@ func (d *snapReader) readV2(opts Options) *state {
 	case d.err != nil:
 	case st.format < FormatV1 || st.format > MaxFormat:
 		d.failf("cluster format %d is newer than this build applies (up to %d): upgrade this node", st.format, MaxFormat)
+	default:
+		st.ids.useFormat(st.format)
 	case st.nextEventID < 1:
 		d.failf("next event id 0 (the default event has id 0)")
 	}
@@ -584,7 +586,7 @@ func (d *snapReader) readEnd() {
 //	idCount(uvarint), then per id, oldest first: id(str) timeMs(varint) result(1)
 //	"END!"
 func (d *snapReader) readV1(opts Options) *state {
-	st := newState(opts.IDRetention, opts.MinIDs)
+	st := newState(opts)
 	d.at("time")
 	st.lastTimeMs = d.sv()
 	d.at("seat count")

@@ -637,9 +637,9 @@ func TestRestoreCorruptSnapshot(t *testing.T) {
 	}{
 		{"not a snapshot", []byte("hello, world")},
 		{"version 0", mod(func(s *hSnap) { s.version = 0 })},
-		{"version 3", mod(func(s *hSnap) { s.version = 3 })},
+		{"version 3", mod(func(s *hSnap) { s.version = 3 })}, // snapshot versions stop at 2
 		{"version 255", mod(func(s *hSnap) { s.version = 255 })},
-		{"cluster format 3", mod(func(s *hSnap) { s.format = 3 })},
+		{"cluster format 4", mod(func(s *hSnap) { s.format = MaxFormat + 1 })},
 		{"cluster format 0", mod(func(s *hSnap) { s.format = 0 })},
 		{"no cluster section", mod(func(s *hSnap) { s.noCluster = true })},
 		{"unknown section before the events", mod(func(s *hSnap) {

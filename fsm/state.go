@@ -7,11 +7,14 @@ import (
 	"github.com/tidwall/btree"
 )
 
-// The protocol promises that an applied id is remembered for at least
-// IDRetention or for the last MinIDs ids, whichever keeps more.
+// The protocol promises that an applied id is remembered for at least 2
+// minutes of log time or for the last MinIDs ids, whichever keeps more.
+// Clusters keep IDRetention (the first releases' 10 minutes) until they are
+// raised to FormatV3, then IDRetentionV3.
 const (
-	IDRetention = 10 * time.Minute
-	MinIDs      = 100_000
+	IDRetention   = 10 * time.Minute
+	IDRetentionV3 = 2 * time.Minute
+	MinIDs        = 100_000
 )
 
 // HistoryLen is how many changes of each seat are kept: the newest ones.
@@ -183,14 +186,14 @@ type state struct {
 	expiryMoved bool
 }
 
-func newState(retention time.Duration, minIDs int) *state {
+func newState(opts Options) *state {
 	return &state{
 		format:      FormatV1,
 		nextEventID: 1,
 		events:      make(map[string]*event),
 		byID:        make(map[uint64]*event),
 		expiries:    btree.NewBTreeGOptions(lessExpiry, btree.Options{NoLocks: true}),
-		ids:         newIDTable(retention, minIDs),
+		ids:         newIDTable(opts),
 	}
 }
 
@@ -222,6 +225,7 @@ func (s *state) apply(e *Entry, index uint64) []Result {
 		}
 	case TypeFormat:
 		s.format = max(s.format, e.Format)
+		s.ids.useFormat(s.format)
 	case TypeBatch:
 		results := make([]Result, len(e.Writes))
 		for i := range e.Writes {

@@ -1103,7 +1103,7 @@ func TestEventWritesExactlyOnce(t *testing.T) {
 // A create of 0 or more than MaxSeats seats cannot be decoded; the state
 // machine answers it INVALID_COMMAND all the same.
 func TestCreateEventSeatCountOutOfRange(t *testing.T) {
-	s := newState(testOpts.IDRetention, testOpts.MinIDs)
+	s := newState(testOpts)
 	res := s.apply(&Entry{Version: FormatV2, Type: TypeBatch, Time: 1, Writes: []Write{
 		mkEvent("zero", 0, "z"), mkEvent("huge", MaxSeats+1, ""), mkEvent("max", MaxSeats, ""),
 	}}, 1)
@@ -1605,7 +1605,7 @@ func TestHalting(t *testing.T) {
 		data []byte
 		want error
 	}{
-		{"version 3", append([]byte{3}, good[1:]...), ErrVersion},
+		{"version 4", append([]byte{MaxFormat + 1}, good[1:]...), ErrVersion},
 		{"version 0", append([]byte{0}, good[1:]...), ErrVersion},
 		{"version 255", append([]byte{255}, good[1:]...), ErrVersion},
 		{"tick in version 1", append([]byte{1}, AppendTick(nil, 5)[1:]...), ErrEntryType},
@@ -1616,7 +1616,7 @@ func TestHalting(t *testing.T) {
 		{"hold in a version-1 batch", append(slices.Clip(v1[:headerLen+1]), byte(OpHold), 3, 1, 'h', 0), ErrEntryType},
 		{"event create in a version-1 batch", append(slices.Clip(v1[:headerLen+1]), byte(OpEventCreate), 3, 0, 0), ErrEntryType},
 		{"unknown op in version 2", append(slices.Clip(good[:headerLen+1]), 6, 0, 1, 3, 0, 0), ErrEntryType},
-		{"format entry raising to 3", AppendFormat(nil, 5, 3), ErrVersion},
+		{"format entry raising to 4", AppendFormat(nil, 5, MaxFormat+1), ErrVersion},
 		{"format entry raising to 0", AppendFormat(nil, 5, 0), ErrVersion},
 		{"corrupt bytes", []byte{1, 2, 3}, ErrCorruptData},
 		{"empty", nil, ErrCorruptData},
@@ -1712,4 +1712,48 @@ func TestHaltedDoesNotSignal(t *testing.T) {
 		t.Fatal("ExpiryMoved signalled by a halted FSM")
 	default:
 	}
+}
+
+// From FormatV3 ids are kept for IDRetentionV3 (2 minutes by default)
+// instead of IDRetention: the switch happens at the format entry, so every
+// replica forgets the same ids at the same log index, and a snapshot taken
+// after the raise restores the shorter retention.
+func TestRetentionShortensAtFormatV3(t *testing.T) {
+	opts := Options{IDRetention: 10 * time.Minute, IDRetentionV3: 2 * time.Minute, MinIDs: 3}
+	if d := DefaultOptions(); d.IDRetention != 10*time.Minute || d.IDRetentionV3 != 2*time.Minute || d.MinIDs != 100_000 {
+		t.Fatalf("DefaultOptions() = %+v, want 10m, 2m and 100,000 ids as PROTOCOL.md promises", d)
+	}
+	const minute = 60_000
+	h := newHarness(t, opts)
+	h.init(0, 5)
+	h.raise(0, FormatV2)
+	ids := names("i", 6)
+	h.batch(1000, idWrites(ids)...)
+	h.one(1000+3*minute, noID) // 3 minutes old: kept at format 2
+	if got := liveIDs(h.f, ids...); !slices.Equal(got, ids) {
+		t.Fatalf("format 2, 3 minutes on: remembered %v, want all %v", got, ids)
+	}
+	h.raise(1000+3*minute, FormatV3)
+	if h.f.Format() != FormatV3 {
+		t.Fatalf("Format() = %d after the raise", h.f.Format())
+	}
+	h.one(1000+3*minute, noID) // the next batch applies the shorter retention
+	if got, want := liveIDs(h.f, ids...), ids[3:]; !slices.Equal(got, want) {
+		t.Fatalf("format 3, 3 minutes on: remembered %v, want the last MinIDs %v", got, want)
+	}
+	fresh := names("j", 4)
+	h.batch(10*minute, idWrites(fresh)...)
+	h.one(10*minute+2*minute, noID) // exactly 2 minutes: kept
+	if got := liveIDs(h.f, fresh...); !slices.Equal(got, fresh) {
+		t.Fatalf("at 2 minutes remembered %v, want %v", got, fresh)
+	}
+
+	// A snapshot of a format-3 state restores the format-3 retention.
+	r := &harness{t: t, f: roundTrip(t, h.f), idx: h.idx}
+	r.one(10*minute+2*minute+1, noID)
+	if got, want := liveIDs(r.f, fresh...), fresh[1:]; !slices.Equal(got, want) {
+		t.Fatalf("restored, past 2 minutes: remembered %v, want %v", got, want)
+	}
+	checkInvariants(t, h.f)
+	checkInvariants(t, r.f)
 }

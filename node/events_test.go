@@ -320,8 +320,8 @@ func TestFormatRaisedOnlyWhenEveryVoterCan(t *testing.T) {
 		t.Fatalf("re-listen: %v", err)
 	}
 	tc.startWith(2, ln)
-	testutil.WaitFor(t, 15*time.Second, "the format raised to 2", func() bool {
-		return tc.nodes[leader].FSM().Format() == fsm.FormatV2
+	testutil.WaitFor(t, 15*time.Second, "the format raised to this build's newest", func() bool {
+		return tc.nodes[leader].FSM().Format() == fsm.MaxFormat
 	})
 	if got := c.Do(t, "EVENT CREATE gala 10"); got != "SUCCESS" {
 		t.Errorf("EVENT CREATE after the upgrade = %q", got)
@@ -332,8 +332,86 @@ func TestFormatRaisedOnlyWhenEveryVoterCan(t *testing.T) {
 	tc.waitConverged()
 }
 
+// TestFormatRaisedAsFarAsEveryVoterCan: while one voter is a build that
+// applies formats up to 2 (it answers the formats service so), the leader
+// raises a new cluster to format 2, not to this build's 3: part 3 works, ids
+// keep format 2's retention, and the raise waits, round after round, until
+// that voter runs this build; then the cluster goes to 3.
+func TestFormatRaisedAsFarAsEveryVoterCan(t *testing.T) {
+	dir := t.TempDir()
+	lns := make([]net.Listener, 3)
+	var peers []Peer
+	for i := range lns {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns[i] = ln
+		peers = append(peers, Peer{ID: fmt.Sprintf("n%d", i+1), Addr: ln.Addr().String()})
+	}
+	// n3 answers the formats service like a build of format 2 and hangs
+	// up on every other service (it takes no part in Raft).
+	oldDone := make(chan struct{})
+	go func() {
+		defer close(oldDone)
+		for {
+			conn, err := lns[2].Accept()
+			if err != nil {
+				return
+			}
+			var b [1]byte
+			conn.SetDeadline(time.Now().Add(time.Second))
+			if n, _ := conn.Read(b[:]); n == 1 && b[0] == transport.HeaderFormats {
+				io.WriteString(conn, "FORMATS 1 2\n")
+			}
+			conn.Close()
+		}
+	}()
+	tc := &testCluster{t: t, logs: testutil.NewLogSink(t), nodes: make([]*Node, 3)}
+	for i := 0; i < 3; i++ {
+		cfg := testConfig()
+		cfg.ID, cfg.Raft, cfg.Listen = peers[i].ID, peers[i].Addr, "127.0.0.1:0"
+		cfg.DataDir, cfg.Peers, cfg.Seats = filepath.Join(dir, cfg.ID), peers, 5
+		tc.cfgs = append(tc.cfgs, cfg)
+	}
+	t.Cleanup(tc.closeAll)
+	tc.startWith(0, lns[0])
+	tc.startWith(1, lns[1])
+	leader := tc.waitForLeader()
+	testutil.WaitFor(t, 15*time.Second, "the format raised to 2", func() bool {
+		return tc.nodes[leader].FSM().Format() == fsm.FormatV2
+	})
+	c := tc.line(t, leader)
+	if got := c.Do(t, "EVENT CREATE gala 10"); got != "SUCCESS" {
+		t.Errorf("EVENT CREATE at format 2 = %q", got)
+	}
+	// Two more rounds of the raise see the format-2 voter and leave the
+	// cluster at 2.
+	const waits = "its_newest_format=2"
+	seen := tc.logs.Count(waits)
+	testutil.WaitFor(t, 15*time.Second, "two more raise rounds", func() bool { return tc.logs.Count(waits) >= seen+2 })
+	if f := tc.nodes[leader].FSM().Format(); f != fsm.FormatV2 {
+		t.Fatalf("format %d while a voter applies only up to 2", f)
+	}
+
+	lns[2].Close()
+	<-oldDone
+	ln, err := net.Listen("tcp", peers[2].Addr)
+	if err != nil {
+		t.Fatalf("re-listen: %v", err)
+	}
+	tc.startWith(2, ln)
+	testutil.WaitFor(t, 15*time.Second, "the format raised to 3", func() bool {
+		return tc.nodes[leader].FSM().Format() == fsm.FormatV3
+	})
+	if got := c.Do(t, "STATUS event=gala"); got != "SEATS 10 FREE 10 BOOKED 0" {
+		t.Errorf("STATUS event=gala after the raise to 3 = %q", got)
+	}
+	tc.waitConverged()
+}
+
 // TestProbeFormats: this build's formats service says it applies formats 1
-// to 2; a node whose port hangs up at once is a format-1 build; a port that
+// to fsm.MaxFormat; a node whose port hangs up at once is a format-1 build; a port that
 // cannot be reached is no answer at all.
 func TestProbeFormats(t *testing.T) {
 	tc := newTestCluster(t, 1, 5, nil)
@@ -409,8 +487,8 @@ func TestOldFormatDataResumes(t *testing.T) {
 			t.Errorf("re-sent %q = %q, first answered %q", a[0], got, a[1])
 		}
 	}
-	testutil.WaitFor(t, 15*time.Second, "the format raised to 2", func() bool {
-		return tc.nodes[leader].FSM().Format() == fsm.FormatV2
+	testutil.WaitFor(t, 15*time.Second, "the format raised to this build's newest", func() bool {
+		return tc.nodes[leader].FSM().Format() == fsm.MaxFormat
 	})
 	for _, s := range [][2]string{
 		{"STATUS", "SEATS 20 FREE 4 BOOKED 16"},

@@ -80,9 +80,10 @@ func (r *Replica) runLeaderTimers() {
 	}
 }
 
-// raiseFormat raises the cluster's log format to the newest this build
-// applies, if every member of the current configuration (voters and
-// non-voters: all apply the log) says it can apply it. A member that cannot
+// raiseFormat raises the cluster's log format as far as every member of the
+// current configuration (voters and non-voters: all apply the log) says it
+// can apply: to the newest this build applies, or to an older build's
+// newest, if that is above the cluster's format. A member that cannot
 // be asked blocks the raise (it might be an older build); the caller tries
 // again later. A node joins only if it applies the cluster's format
 // (Join), so a raise never strands a member.
@@ -106,6 +107,7 @@ func (r *Replica) raiseFormat(timeout time.Duration) {
 		wg.Go(func() { newest[i], errs[i] = cluster.ProbeFormats(r.cfg.Dialer, string(s.Address), timeout) })
 	}
 	wg.Wait()
+	target := uint8(fsm.MaxFormat)
 	for i, s := range voters {
 		switch {
 		case errs[i] != nil:
@@ -115,13 +117,18 @@ func (r *Replica) raiseFormat(timeout time.Duration) {
 		case newest[i] < fsm.MaxFormat:
 			r.logger.Warn("format upgrade waits: a voter runs an older build; upgrade it",
 				"voter", s.ID, "its_newest_format", newest[i], "wanted", fsm.MaxFormat)
-			return
+			target = min(target, uint8(max(newest[i], 0)))
 		}
 	}
-	entry := fsm.AppendFormat(nil, time.Now().UnixMilli(), fsm.MaxFormat)
+	// Raise as far as every member can go now; the rest waits for the
+	// older builds' upgrade.
+	if target <= r.fsm.Format() {
+		return
+	}
+	entry := fsm.AppendFormat(nil, time.Now().UnixMilli(), target)
 	if err := r.await(r.raft.Apply(entry, r.cfg.ApplyTimeout)); err != nil {
 		r.logger.Warn("format upgrade: the format entry was not committed", "error", err)
 		return
 	}
-	r.logger.Info("cluster log format raised", "format", fsm.MaxFormat, "voters", len(voters)+1)
+	r.logger.Info("cluster log format raised", "format", target, "voters", len(voters)+1)
 }

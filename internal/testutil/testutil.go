@@ -151,6 +151,13 @@ func (l *LineConn) Try(req string) (string, error) {
 	return l.ReadLine(30 * time.Second)
 }
 
+// Count reports how many times sub occurs in the collected logs.
+func (s *LogSink) Count(sub string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Count(s.buf.Bytes(), []byte(sub))
+}
+
 // Contains reports whether the collected logs contain sub.
 func (s *LogSink) Contains(sub string) bool {
 	s.mu.Lock()

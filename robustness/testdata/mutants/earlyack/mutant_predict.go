@@ -32,7 +32,7 @@ func (f *FSM) PredictEntry(data []byte) ([]Result, error) {
 		events:      make(map[string]*event, len(s.events)),
 		byID:        make(map[uint64]*event, len(s.byID)),
 		expiries:    s.expiries.Copy(),
-		ids:         newIDTable(time.Duration(s.ids.retentionMs)*time.Millisecond, s.ids.minIDs),
+		ids:         newIDTable(Options{IDRetention: time.Duration(s.ids.retentionMs) * time.Millisecond, MinIDs: s.ids.minIDs}),
 	}
 	for _, ev := range s.events {
 		ec := *ev
