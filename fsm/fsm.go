@@ -342,7 +342,7 @@ func (f *FSM) Backup(w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	bw := bufio.NewWriterSize(w, 64<<10)
+	bw := bufio.NewWriterSize(yieldingWriter{w}, 64<<10)
 	if err := snap.(*snapshot).st.encode(bw); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}

@@ -179,3 +179,59 @@ func BenchmarkScale(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPersistHandOffs measures what a snapshot of a large state does to
+// the node's other goroutines when they share one P (the scripts run each
+// node at GOMAXPROCS=1): while Persist of 1,000,000 booked seats runs, a
+// goroutine hands a token to another and back, as a request's path hands
+// work between goroutines, and the slowest round trip is reported. Without
+// yielding, the encoder holds the P for the scheduler's 10 ms time slice at
+// every hand-off (docs/benchmarks.md, "Sustained load").
+//
+//	go test -run='^$' -bench=BenchmarkPersistHandOffs -benchtime=1x ./fsm/
+func BenchmarkPersistHandOffs(b *testing.B) {
+	f, _ := scaleState(b, 1_000_000)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for range b.N {
+		snap, err := f.Snapshot()
+		if err != nil {
+			b.Fatal(err)
+		}
+		file, err := os.Create(filepath.Join(b.TempDir(), "state.bin"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := snap.Persist(&scaleSink{File: file}); err != nil {
+				b.Error(err)
+			}
+		}()
+		ping, pong := make(chan struct{}), make(chan struct{})
+		go func() {
+			for range ping {
+				pong <- struct{}{}
+			}
+		}()
+		var worst time.Duration
+		rounds := 0
+	loop:
+		for {
+			select {
+			case <-done:
+				break loop
+			default:
+			}
+			t := time.Now()
+			ping <- struct{}{}
+			<-pong
+			worst = max(worst, time.Since(t))
+			rounds++
+		}
+		close(ping)
+		file.Close()
+		b.ReportMetric(float64(worst.Microseconds())/1000, "max-handoff-ms")
+		b.ReportMetric(float64(rounds), "handoffs")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"slices"
 
 	"github.com/hashicorp/raft"
@@ -59,7 +60,7 @@ type snapshot struct{ st *capturedState }
 
 // Persist encodes the captured state into the sink.
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
-	w := bufio.NewWriterSize(sink, 64<<10)
+	w := bufio.NewWriterSize(yieldingWriter{sink}, 64<<10)
 	if err := s.st.encode(w); err != nil {
 		sink.Cancel()
 		return fmt.Errorf("persist snapshot: %w", err)
@@ -69,6 +70,23 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 		return fmt.Errorf("persist snapshot: %w", err)
 	}
 	return sink.Close()
+}
+
+// yieldingWriter gives the processor to the node's other goroutines after
+// each chunk the snapshot encoder writes. Encoding a large state is a
+// second or so of pure CPU; with few Ps (the scripts run each node at
+// GOMAXPROCS=1) the Go scheduler would let it run 10 ms at a time, and every
+// goroutine on a request's path (connection, batcher, Raft, Apply) would
+// wait that long at each hand-off: requests took ~100 ms throughout a
+// snapshot (scripts/sustained.sh, docs/benchmarks.md "Sustained load").
+// Yielding every 64 KB (a fraction of a millisecond of encoding) lets them
+// run at once; the snapshot takes about as long.
+type yieldingWriter struct{ w io.Writer }
+
+func (y yieldingWriter) Write(p []byte) (int, error) {
+	n, err := y.w.Write(p)
+	runtime.Gosched()
+	return n, err
 }
 
 // Release is a no-op: the snapshot holds no resources.
