@@ -36,11 +36,9 @@ func runFailover(ctx context.Context, cfg Config) (*Result, error) {
 	workers := make([]*failoverClient, cfg.Clients)
 	libs := make([]*client.Client, cfg.Clients)
 	for i := range workers {
-		// Worker i starts at address i: the load spreads over the nodes.
-		addrs := append(append([]string(nil), cfg.Addrs[i%len(cfg.Addrs):]...), cfg.Addrs[:i%len(cfg.Addrs)]...)
-		lib, err := client.New(client.Config{Addrs: addrs, TLS: cfg.TLS, DialTimeout: cfg.DialTimeout})
+		lib, err := workerClient(cfg, i)
 		if err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
+			return nil, err
 		}
 		defer lib.Close()
 		libs[i] = lib
@@ -53,6 +51,17 @@ func runFailover(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		wg.Wait()
 	}, func(started time.Time) *Result { return r.failoverResult(workers, started) })
+}
+
+// workerClient is worker i's own client.Client over all the addresses,
+// starting at address i, so that the workers' load spreads over the nodes.
+func workerClient(cfg Config, i int) (*client.Client, error) {
+	addrs := append(append([]string(nil), cfg.Addrs[i%len(cfg.Addrs):]...), cfg.Addrs[:i%len(cfg.Addrs)]...)
+	lib, err := client.New(client.Config{Addrs: addrs, TLS: cfg.TLS, DialTimeout: cfg.DialTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	return lib, nil
 }
 
 func (w *failoverClient) run(ctx context.Context, r *runner, lib *client.Client, holder string) {

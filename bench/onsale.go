@@ -127,11 +127,9 @@ func runOnSale(ctx context.Context, cfg Config) (*Result, error) {
 
 	buyers := make([]*buyer, cfg.Clients)
 	for i := range buyers {
-		// Buyer i starts at address i: the load spreads over the nodes.
-		addrs := append(append([]string(nil), cfg.Addrs[i%len(cfg.Addrs):]...), cfg.Addrs[:i%len(cfg.Addrs)]...)
-		lib, err := client.New(client.Config{Addrs: addrs, TLS: cfg.TLS, DialTimeout: cfg.DialTimeout})
+		lib, err := workerClient(cfg, i)
 		if err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
+			return nil, err
 		}
 		defer lib.Close()
 		var seed [16]byte

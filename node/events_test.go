@@ -255,12 +255,14 @@ func probeFormats(d *transport.Dialer, addr string) (int, error) {
 	return cluster.ProbeFormats(d, addr, time.Second)
 }
 
-// TestFormatRaisedOnlyWhenEveryVoterCan: while one voter answers like a
-// build from before log format 2 (its node-to-node port closes every
-// connection of an unknown service), the cluster stays on format 1 and
-// part-3 writes are refused with ERROR BUSY while part 1 works; once that
-// voter runs this build, the leader raises the format and part 3 works.
-func TestFormatRaisedOnlyWhenEveryVoterCan(t *testing.T) {
+// clusterBesideOldVoter starts n1 and n2 of this build and, on n3's
+// address, a stand-in for an older build: it takes no part in Raft, reads
+// the service byte of every node-to-node connection, lets answer reply,
+// and hangs up. It returns the cluster, its leader, and upgrade, which
+// replaces the stand-in by this build (with no state: it bootstraps the
+// same membership and catches up from the leader).
+func clusterBesideOldVoter(t *testing.T, answer func(conn net.Conn, service byte)) (tc *testCluster, leader int, upgrade func()) {
+	t.Helper()
 	dir := t.TempDir()
 	lns := make([]net.Listener, 3)
 	var peers []Peer
@@ -272,8 +274,6 @@ func TestFormatRaisedOnlyWhenEveryVoterCan(t *testing.T) {
 		lns[i] = ln
 		peers = append(peers, Peer{ID: fmt.Sprintf("n%d", i+1), Addr: ln.Addr().String()})
 	}
-	// n3 is an "old" node: it reads the service byte and hangs up, as the
-	// previous build's mux does for a service it does not know.
 	oldDone := make(chan struct{})
 	go func() {
 		defer close(oldDone)
@@ -283,12 +283,14 @@ func TestFormatRaisedOnlyWhenEveryVoterCan(t *testing.T) {
 				return
 			}
 			var b [1]byte
-			conn.SetReadDeadline(time.Now().Add(time.Second))
-			conn.Read(b[:])
+			conn.SetDeadline(time.Now().Add(time.Second))
+			if n, _ := conn.Read(b[:]); n == 1 {
+				answer(conn, b[0])
+			}
 			conn.Close()
 		}
 	}()
-	tc := &testCluster{t: t, logs: testutil.NewLogSink(t), nodes: make([]*Node, 3)}
+	tc = &testCluster{t: t, logs: testutil.NewLogSink(t), nodes: make([]*Node, 3)}
 	for i := 0; i < 3; i++ {
 		cfg := testConfig()
 		cfg.ID, cfg.Raft, cfg.Listen = peers[i].ID, peers[i].Addr, "127.0.0.1:0"
@@ -298,7 +300,28 @@ func TestFormatRaisedOnlyWhenEveryVoterCan(t *testing.T) {
 	t.Cleanup(tc.closeAll)
 	tc.startWith(0, lns[0])
 	tc.startWith(1, lns[1])
-	leader := tc.waitForLeader()
+	upgrade = func() {
+		t.Helper()
+		lns[2].Close()
+		<-oldDone
+		ln, err := net.Listen("tcp", peers[2].Addr)
+		if err != nil {
+			t.Fatalf("re-listen: %v", err)
+		}
+		tc.startWith(2, ln)
+	}
+	return tc, tc.waitForLeader(), upgrade
+}
+
+// TestFormatRaisedOnlyWhenEveryVoterCan: while one voter answers like a
+// build from before log format 2 (its node-to-node port closes every
+// connection of an unknown service), the cluster stays on format 1 and
+// part-3 writes are refused with ERROR BUSY while part 1 works; once that
+// voter runs this build, the leader raises the format and part 3 works.
+func TestFormatRaisedOnlyWhenEveryVoterCan(t *testing.T) {
+	// n3 reads the service byte and hangs up, as the previous build's mux
+	// does for a service it does not know.
+	tc, leader, upgrade := clusterBesideOldVoter(t, func(net.Conn, byte) {})
 	c := tc.line(t, leader)
 	if got := c.Do(t, "RESERVE 1 alice"); got != "SUCCESS" {
 		t.Fatalf("part-1 RESERVE on a format-1 cluster = %q", got)
@@ -311,15 +334,7 @@ func TestFormatRaisedOnlyWhenEveryVoterCan(t *testing.T) {
 	if f := tc.nodes[leader].FSM().Format(); f != fsm.FormatV1 {
 		t.Fatalf("format %d while a voter cannot apply format 2", f)
 	}
-	// n3 is upgraded: this build starts on its address (with no state; it
-	// bootstraps the same membership and catches up from the leader).
-	lns[2].Close()
-	<-oldDone
-	ln, err := net.Listen("tcp", peers[2].Addr)
-	if err != nil {
-		t.Fatalf("re-listen: %v", err)
-	}
-	tc.startWith(2, ln)
+	upgrade()
 	testutil.WaitFor(t, 15*time.Second, "the format raised to this build's newest", func() bool {
 		return tc.nodes[leader].FSM().Format() == fsm.MaxFormat
 	})
@@ -338,46 +353,11 @@ func TestFormatRaisedOnlyWhenEveryVoterCan(t *testing.T) {
 // keep format 2's retention, and the raise waits, round after round, until
 // that voter runs this build; then the cluster goes to 3.
 func TestFormatRaisedAsFarAsEveryVoterCan(t *testing.T) {
-	dir := t.TempDir()
-	lns := make([]net.Listener, 3)
-	var peers []Peer
-	for i := range lns {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	tc, leader, upgrade := clusterBesideOldVoter(t, func(conn net.Conn, service byte) {
+		if service == transport.HeaderFormats {
+			io.WriteString(conn, "FORMATS 1 2\n")
 		}
-		lns[i] = ln
-		peers = append(peers, Peer{ID: fmt.Sprintf("n%d", i+1), Addr: ln.Addr().String()})
-	}
-	// n3 answers the formats service like a build of format 2 and hangs
-	// up on every other service (it takes no part in Raft).
-	oldDone := make(chan struct{})
-	go func() {
-		defer close(oldDone)
-		for {
-			conn, err := lns[2].Accept()
-			if err != nil {
-				return
-			}
-			var b [1]byte
-			conn.SetDeadline(time.Now().Add(time.Second))
-			if n, _ := conn.Read(b[:]); n == 1 && b[0] == transport.HeaderFormats {
-				io.WriteString(conn, "FORMATS 1 2\n")
-			}
-			conn.Close()
-		}
-	}()
-	tc := &testCluster{t: t, logs: testutil.NewLogSink(t), nodes: make([]*Node, 3)}
-	for i := 0; i < 3; i++ {
-		cfg := testConfig()
-		cfg.ID, cfg.Raft, cfg.Listen = peers[i].ID, peers[i].Addr, "127.0.0.1:0"
-		cfg.DataDir, cfg.Peers, cfg.Seats = filepath.Join(dir, cfg.ID), peers, 5
-		tc.cfgs = append(tc.cfgs, cfg)
-	}
-	t.Cleanup(tc.closeAll)
-	tc.startWith(0, lns[0])
-	tc.startWith(1, lns[1])
-	leader := tc.waitForLeader()
+	})
 	testutil.WaitFor(t, 15*time.Second, "the format raised to 2", func() bool {
 		return tc.nodes[leader].FSM().Format() == fsm.FormatV2
 	})
@@ -394,13 +374,7 @@ func TestFormatRaisedAsFarAsEveryVoterCan(t *testing.T) {
 		t.Fatalf("format %d while a voter applies only up to 2", f)
 	}
 
-	lns[2].Close()
-	<-oldDone
-	ln, err := net.Listen("tcp", peers[2].Addr)
-	if err != nil {
-		t.Fatalf("re-listen: %v", err)
-	}
-	tc.startWith(2, ln)
+	upgrade()
 	testutil.WaitFor(t, 15*time.Second, "the format raised to 3", func() bool {
 		return tc.nodes[leader].FSM().Format() == fsm.FormatV3
 	})

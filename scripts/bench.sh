@@ -419,7 +419,8 @@ $(printf '%s\n' "${commands[@]}")
   over the measured window, divided by the committed operations.
 - **disk flush**: beside each run, \`seat bench --flush-probe\` timed a 700-byte
   append with fdatasync every 5 ms in the run's directory (the nodes' disk): the
-  disk's own p99 and worst flush while the cluster was loaded.
+  disk's own p99 and worst flush while the cluster was loaded, and the CPU time
+  (user + system) the probe's thread spent per append and flush.
 
 ## Results
 

@@ -42,3 +42,16 @@ node_procs() {
 	cpus=$(nproc 2>/dev/null || echo 1)
 	printf '%s\n' "$((cpus / $1 > 0 ? cpus / $1 : 1))"
 }
+
+# binaries DIR: prints DIR, checking that it holds seatd and seat; with no
+# DIR, builds both from this tree into bin/ and prints that (run it from
+# the repository's root).
+binaries() {
+	local dir=${1:-}
+	if [[ -z $dir ]]; then
+		dir=$PWD/bin
+		go build -o "$dir/" ./cmd/seatd ./cmd/seat >&2 || die "go build failed"
+	fi
+	[[ -x $dir/seatd && -x $dir/seat ]] || die "no seatd and seat in $dir"
+	printf '%s\n' "$dir"
+}

@@ -45,11 +45,7 @@ done
 [[ $booked =~ ^[0-9]+$ ]] || die "--booked wants a number, not '$booked'"
 ((booked <= 1000000)) || die "--booked is at most 1000000"
 cd "$(dirname "$0")/.."
-if [[ -z $bin ]]; then
-	bin=$PWD/bin
-	go build -o "$bin/" ./cmd/seatd ./cmd/seat
-fi
-[[ -x $bin/seatd && -x $bin/seat ]] || die "no seatd and seat in $bin"
+bin=$(binaries "$bin")
 
 ids=(n1 n2 n3)
 client_addr=(127.0.0.1:7211 127.0.0.1:7212 127.0.0.1:7213)
