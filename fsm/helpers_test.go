@@ -75,14 +75,24 @@ func seatRange(lo, hi uint32) []uint32 {
 }
 
 // encodeEntry encodes e in its own version with the codec's Append functions.
+// withVersion sets the version byte of an encoded entry: the production
+// encoders write ticks and format entries in version 2, and every later
+// version reads them the same.
+func withVersion(b []byte, v uint8) []byte {
+	if v != 0 {
+		b[0] = v
+	}
+	return b
+}
+
 func encodeEntry(e Entry) []byte {
 	switch e.Type {
 	case TypeInit:
 		return AppendInit(nil, e.Time, e.Seats)
 	case TypeTick:
-		return AppendTick(nil, e.Time)
+		return withVersion(AppendTick(nil, e.Time), e.Version)
 	case TypeFormat:
-		return AppendFormat(nil, e.Time, e.Format)
+		return withVersion(AppendFormat(nil, e.Time, e.Format), e.Version)
 	case TypeBatch:
 		return AppendBatch(nil, e.Version, e.Time, e.Writes)
 	}
