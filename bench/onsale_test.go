@@ -34,16 +34,11 @@ func startNode(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if resp, err := testutil.Request(n.ClientAddr(), "LEADER", time.Second); err == nil && resp == "LEADER n1" {
-			return n.ClientAddr()
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the node did not lead within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 10*time.Second, "the node to lead", func() bool {
+		resp, err := testutil.Request(n.ClientAddr(), "LEADER", time.Second)
+		return err == nil && resp == "LEADER n1"
+	})
+	return n.ClientAddr()
 }
 
 // A sale against a real node sells every seat it can, to buyers of blocks
