@@ -2,8 +2,10 @@ package fsm
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -166,4 +168,70 @@ func BenchmarkSnapshotCapture(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkAppliedIDs measures what the table of applied ids costs: it
+// applies one million writes with ids (the bench client's "r<run>.<client>.
+// <seq>", 64 per entry, all within the retention) that fail at once (their
+// event does not exist), so that the table is all that grows, and reports
+// per id the heap it keeps, the snapshot bytes it adds, and the time a full
+// garbage collection spends with the table live (gc-ns/id: what the table
+// adds to every GC cycle of a loaded node).
+func BenchmarkAppliedIDs(b *testing.B) {
+	const n, perEntry = 1_000_000, 64
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("r1764773000.%d.%d", i%64, i/64)
+	}
+	for b.Loop() {
+		b.StopTimer()
+		before := scaleHeap()
+		gcBefore := timeGC()
+		b.StartTimer()
+		f := New(DefaultOptions())
+		f.Apply(&raft.Log{Type: raft.LogCommand, Index: 1, Data: AppendInit(nil, 0, 5)})
+		f.Apply(&raft.Log{Type: raft.LogCommand, Index: 2, Data: AppendFormat(nil, 0, FormatV3)})
+		var buf []byte
+		writes := make([]Write, perEntry)
+		for i := 0; i < n; i += perEntry {
+			for j := range writes {
+				writes[j] = Write{Op: OpReserve, Event: "none", Seat: 1, Holder: "h", ID: ids[i+j]}
+			}
+			buf = AppendBatch(buf[:0], FormatV3, int64(i/perEntry), writes)
+			if res, ok := f.Apply(&raft.Log{Type: raft.LogCommand, Index: uint64(3 + i/perEntry), Data: buf}).([]Result); !ok || res[0].Code != CodeNoEvent {
+				b.Fatalf("entry %d: %v", i/perEntry, res)
+			}
+		}
+		b.StopTimer()
+		heap := scaleHeap() - before
+		gc := timeGC() - gcBefore
+		snap, err := f.Snapshot()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var sink fakeSink
+		if err := snap.Persist(&sink); err != nil {
+			b.Fatal(err)
+		}
+		if got := f.st.ids.len(); got != n {
+			b.Fatalf("%d ids remembered, want %d", got, n)
+		}
+		b.ReportMetric(float64(heap)/n, "heapB/id")
+		b.ReportMetric(float64(sink.Len())/n, "snapB/id")
+		b.ReportMetric(float64(gc.Nanoseconds())/n, "gc-ns/id")
+		runtime.KeepAlive(f)
+		b.StartTimer()
+	}
+}
+
+// timeGC returns how long one full garbage collection takes now (the best
+// of three, so that a stray pause does not count).
+func timeGC() time.Duration {
+	best := time.Duration(1 << 62)
+	for range 3 {
+		start := time.Now()
+		runtime.GC()
+		best = min(best, time.Since(start))
+	}
+	return best
 }

@@ -280,8 +280,9 @@ func (f *FSM) LastTime() int64 {
 }
 
 // Snapshot captures the state cheaply under the lock: each event's seat
-// tree is copied on write and the id log is shared (its live part is never
-// modified in place), so this costs O(events), not O(seats). Encoding and
+// tree is copied on write and the id table's chunks are shared (what they
+// hold is never written again), so this costs O(events + id chunks), not
+// O(seats + ids). Encoding and
 // I/O happen later in Persist, concurrently with Apply.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	// The write lock: copying a tree marks it shared, which is a write.

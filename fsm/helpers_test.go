@@ -254,7 +254,7 @@ type stateDump struct {
 	LastTimeMs  int64
 	NextEventID uint64
 	Events      []eventDump
-	Live        []appliedID // remembered ids, oldest first
+	Live        []liveID // remembered ids, oldest first
 	IDs         map[string]Result
 	// Expiries are the expiry index's entries for holds of existing
 	// events; Stale those of deleted events (dropped when due, and not
@@ -266,6 +266,24 @@ type stateDump struct {
 	Halted      bool
 }
 
+// smallIDChunks gives an FSM that remembers no id yet an id table of tiny
+// chunks: 4 records, 64 id bytes, 8 seats, so that a few ids fill and free
+// chunks and ids and seat lists start new ones.
+func smallIDChunks(f *FSM) {
+	ids := &f.st.ids
+	if ids.len() != 0 || ids.records.end != 0 {
+		panic("smallIDChunks on a table that holds ids")
+	}
+	ids.records, ids.bytes, ids.seats = newChunks[idRecord](2), newChunks[byte](6), newChunks[uint32](3)
+}
+
+// liveID is one remembered id in a stateDump.
+type liveID struct {
+	ID     string
+	TimeMs int64
+	Result Result
+}
+
 func dump(f *FSM) stateDump {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
@@ -274,14 +292,19 @@ func dump(f *FSM) stateDump {
 		Format:      s.format,
 		LastTimeMs:  s.lastTimeMs,
 		NextEventID: s.nextEventID,
-		Live:        slices.Clone(s.ids.order[s.ids.head:]),
-		IDs:         maps.Clone(s.ids.results),
+		IDs:         make(map[string]Result),
 		RetentionMs: s.ids.retentionMs,
 		MinIDs:      s.ids.minIDs,
 		Halted:      f.halted != nil,
 	}
-	if len(d.Live) == 0 {
-		d.Live = nil
+	for id, a := range s.ids.all() {
+		r := a.result
+		r.Seats = slices.Clone(r.Seats)
+		d.Live = append(d.Live, liveID{strings.Clone(id), a.timeMs, r})
+		if got, ok := s.ids.lookup(id); ok {
+			got.Seats = slices.Clone(got.Seats)
+			d.IDs[strings.Clone(id)] = got
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(s.events)) {
 		e := s.events[name]
@@ -320,7 +343,7 @@ func (d stateDump) String() string {
 		}
 	}
 	for _, a := range d.Live {
-		fmt.Fprintf(&b, "  id %q t=%d %+v\n", a.id, a.timeMs, a.result)
+		fmt.Fprintf(&b, "  id %q t=%d %+v\n", a.ID, a.TimeMs, a.Result)
 	}
 	fmt.Fprintf(&b, "  expiries %v stale %v\n", d.Expiries, d.Stale)
 	return b.String()
@@ -444,23 +467,24 @@ func checkState(t testing.TB, f *FSM, strict bool) {
 		return true
 	})
 	ids := &s.ids
-	if ids.head < 0 || ids.head > len(ids.order) {
-		t.Fatalf("head %d outside order of %d", ids.head, len(ids.order))
+	if ids.head > ids.records.end || ids.records.first > ids.head {
+		t.Fatalf("oldest id %d outside the records %d..%d", ids.head, ids.records.first, ids.records.end)
 	}
-	lv := ids.order[ids.head:]
-	if len(lv) != len(ids.results) {
-		t.Fatalf("%d live ids in order, %d in map", len(lv), len(ids.results))
+	if n := len(ids.index) + len(ids.overflow); n != ids.len() {
+		t.Fatalf("%d ids remembered, %d indexed", ids.len(), n)
 	}
-	for i, a := range lv {
-		if r, ok := ids.results[a.id]; !ok || !r.Equal(a.result) {
-			t.Fatalf("live id %q (result %v) has map entry %v, %v", a.id, a.result, r, ok)
+	n, prevTime, prevID := ids.head, int64(0), ""
+	for id, a := range ids.all() {
+		if got, ok := ids.find(id); !ok || got != n {
+			t.Fatalf("live id %q (number %d) found as %d, %v", id, n, got, ok)
 		}
 		if strict && a.timeMs > s.lastTimeMs {
-			t.Fatalf("id %q time %d after last time %d", a.id, a.timeMs, s.lastTimeMs)
+			t.Fatalf("id %q time %d after last time %d", id, a.timeMs, s.lastTimeMs)
 		}
-		if strict && i > 0 && a.timeMs < lv[i-1].timeMs {
-			t.Fatalf("id times go backwards: %q at %d after %q at %d", a.id, a.timeMs, lv[i-1].id, lv[i-1].timeMs)
+		if strict && n > ids.head && a.timeMs < prevTime {
+			t.Fatalf("id times go backwards: %q at %d after %q at %d", id, a.timeMs, prevID, prevTime)
 		}
+		n, prevTime, prevID = n+1, a.timeMs, id
 	}
 }
 

@@ -171,9 +171,9 @@ func (c *capturedState) encode(w *bufio.Writer) error {
 	}
 
 	e.byte(sectionIDs)
-	e.uv(uint64(len(c.ids)))
-	for _, a := range c.ids {
-		e.str(a.id)
+	e.uv(uint64(c.ids.len()))
+	for id, a := range c.ids.all() {
+		e.str(id)
 		e.sv(a.timeMs)
 		e.byte(byte(a.result.Code))
 		if a.result.Code == CodeHeld {
@@ -207,7 +207,7 @@ func (c *capturedState) fitsV1() bool {
 			return false
 		}
 	}
-	for _, a := range c.ids {
+	for _, a := range c.ids.all() {
 		if a.result.Code > CodeNotHolder || a.result.Seats != nil {
 			return false
 		}
@@ -243,9 +243,9 @@ func (c *capturedState) encodeV1(w *bufio.Writer) error {
 			e.byte(0)
 		}
 	}
-	e.uv(uint64(len(c.ids)))
-	for _, a := range c.ids {
-		e.str(a.id)
+	e.uv(uint64(c.ids.len()))
+	for id, a := range c.ids.all() {
+		e.str(id)
 		e.sv(a.timeMs)
 		e.byte(byte(a.result.Code))
 	}
@@ -558,8 +558,8 @@ func (d *snapReader) readIDs(st *state) {
 	d.at("ids")
 	n := d.uv()
 	for i := uint64(0); i < n && d.err == nil; i++ {
-		var a appliedID
-		a.id = d.str()
+		id := d.str()
+		var a idEntry
 		a.timeMs = d.sv()
 		a.result.Code = Code(d.byte())
 		if a.result.Code == CodeHeld {
@@ -569,20 +569,22 @@ func (d *snapReader) readIDs(st *state) {
 		if d.err != nil {
 			return
 		}
-		d.addID(st, a)
+		d.addID(st, id, a)
 	}
 }
 
-func (d *snapReader) addID(st *state, a appliedID) {
-	switch _, dup := st.ids.results[a.id]; {
-	case a.id == "":
+func (d *snapReader) addID(st *state, id string, a idEntry) {
+	switch _, dup := st.ids.find(id); {
+	case id == "":
 		d.failf("empty id")
 	case a.result.Code == 0 || a.result.Code > maxCode:
-		d.failf("id %q has unknown result %d", a.id, a.result.Code)
+		d.failf("id %q has unknown result %d", id, a.result.Code)
+	case a.result.Code == CodeHeld && a.result.Seats != nil:
+		d.failf("id %q has a HELD result that names seats", id)
 	case dup:
-		d.failf("id %q appears twice", a.id)
+		d.failf("id %q appears twice", id)
 	default:
-		st.ids.add(a.id, a.timeMs, a.result)
+		st.ids.add(id, a.timeMs, a.result)
 	}
 }
 
@@ -634,15 +636,15 @@ func (d *snapReader) readV1(opts Options) *state {
 	d.at("ids")
 	nids := d.uv()
 	for i := uint64(0); i < nids && d.err == nil; i++ {
-		var a appliedID
-		a.id = d.str()
+		id := d.str()
+		var a idEntry
 		a.timeMs = d.sv()
 		a.result.Code = Code(d.byte())
 		if d.err == nil && a.result.Code > CodeNotHolder {
-			d.failf("id %q has unknown result %d", a.id, a.result.Code)
+			d.failf("id %q has unknown result %d", id, a.result.Code)
 		}
 		if d.err == nil {
-			d.addID(st, a)
+			d.addID(st, id, a)
 		}
 	}
 	d.at("end marker")

@@ -488,15 +488,16 @@ func (s *state) nextExpiry() (int64, bool) {
 }
 
 // capture returns what a snapshot needs of the state, sharing everything
-// with s: the seat trees are copied on write and the id log's live part is
-// never modified in place. It costs O(events), whatever the seats hold.
+// with s: the seat trees are copied on write and the id table's chunks are
+// never written again. It costs O(events) and O(id chunks: a few thousand at
+// millions of ids), whatever the seats hold.
 func (s *state) capture() *capturedState {
 	c := &capturedState{
 		format:      s.format,
 		lastTimeMs:  s.lastTimeMs,
 		nextEventID: s.nextEventID,
 		events:      make([]event, 0, len(s.events)),
-		ids:         s.ids.live(),
+		ids:         s.ids.view(),
 	}
 	for _, e := range s.events {
 		ec := *e
@@ -507,12 +508,12 @@ func (s *state) capture() *capturedState {
 }
 
 // capturedState is a snapshot's view of the state: events by value with
-// copy-on-write copies of their seat trees, and the live part of the id log.
+// copy-on-write copies of their seat trees, and a view of the id table.
 // It is encoded concurrently with Apply.
 type capturedState struct {
 	format      uint8
 	lastTimeMs  int64
 	nextEventID uint64
 	events      []event // in no particular order; encode sorts them
-	ids         []appliedID
+	ids         idView
 }

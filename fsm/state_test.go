@@ -1457,12 +1457,12 @@ func TestRetentionClampNotLater(t *testing.T) {
 		t.Fatalf("remembered %v, want %v", got, want)
 	}
 	d := dump(h.f)
-	if d.LastTimeMs != 100_000 || d.Live[len(d.Live)-1].timeMs != 100_000 {
-		t.Fatalf("lastTimeMs %d, y recorded at %d; want 100000 for both", d.LastTimeMs, d.Live[len(d.Live)-1].timeMs)
+	if d.LastTimeMs != 100_000 || d.Live[len(d.Live)-1].TimeMs != 100_000 {
+		t.Fatalf("lastTimeMs %d, y recorded at %d; want 100000 for both", d.LastTimeMs, d.Live[len(d.Live)-1].TimeMs)
 	}
 	h.one(math.MinInt64, rsv(2, "", "z"))
-	if d := dump(h.f); d.LastTimeMs != 100_000 || d.Live[len(d.Live)-1].timeMs != 100_000 {
-		t.Fatalf("after a negative time: lastTimeMs %d, z at %d", d.LastTimeMs, d.Live[len(d.Live)-1].timeMs)
+	if d := dump(h.f); d.LastTimeMs != 100_000 || d.Live[len(d.Live)-1].TimeMs != 100_000 {
+		t.Fatalf("after a negative time: lastTimeMs %d, z at %d", d.LastTimeMs, d.Live[len(d.Live)-1].TimeMs)
 	}
 	checkInvariants(t, h.f)
 }
@@ -1485,10 +1485,12 @@ func TestRetentionDefaultOptions(t *testing.T) {
 
 // TestRetentionManyIDs applies 5000 ids under different rates and checks
 // that exactly the ids the rule keeps are remembered, with their results;
-// along the way the id log is compacted.
+// along the way the id table frees chunks (small ones here, to free many).
 func TestRetentionManyIDs(t *testing.T) {
 	opts := Options{IDRetention: time.Minute, MinIDs: 100}
 	p := newPair(t, opts)
+	ids := &p.h.f.st.ids
+	ids.records, ids.bytes = newChunks[idRecord](5), newChunks[byte](6)
 	const seats = 40
 	p.apply(Entry{Version: FormatV1, Type: TypeInit, Seats: seats})
 
@@ -1518,15 +1520,15 @@ func TestRetentionManyIDs(t *testing.T) {
 			holder := []string{"", "p", "q"}[rng.IntN(3)]
 			ws[i] = Write{Op: Op(1 + rng.IntN(2)), Seat: uint32(rng.IntN(seats + 1)), Holder: holder, ID: fmt.Sprintf("id-%d", len(all)+i)}
 		}
-		headBefore := p.h.f.st.ids.head
+		firstBefore := ids.records.first
 		got := p.apply(Entry{Version: FormatV1, Type: TypeBatch, Time: entryTime, Writes: ws})
 		for i, w := range ws {
 			all = append(all, rec{w.ID, got[i]})
 		}
-		if p.h.f.st.ids.head < headBefore {
+		if ids.records.first > firstBefore {
 			compactions++
 		}
-		maxLen = max(maxLen, len(p.h.f.st.ids.order))
+		maxLen = max(maxLen, len(ids.records.list)<<ids.records.shift)
 
 		keep := len(all) - len(p.m.ids)
 		check := func(i int) {
@@ -1553,10 +1555,10 @@ func TestRetentionManyIDs(t *testing.T) {
 	}
 	p.m.compare(t, p.h.f, nil)
 	if compactions == 0 {
-		t.Fatalf("the id log was never compacted (max len %d)", maxLen)
+		t.Fatalf("the id table never freed a chunk (it held up to %d records)", maxLen)
 	}
 	if maxLen >= len(all) {
-		t.Errorf("id log grew to %d entries for %d ids: compaction does not bound it", maxLen, len(all))
+		t.Errorf("the id table held up to %d records for %d ids: freeing chunks does not bound it", maxLen, len(all))
 	}
 }
 
