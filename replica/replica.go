@@ -182,7 +182,7 @@ func (r *Replica) open() error {
 		return err
 	}
 	r.store = store
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, r.logger.Named("snapshots"))
+	snaps, err := newSnapshotStore(cfg.DataDir, 2, r.logger.Named("snapshots"))
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
 	}
