@@ -103,12 +103,12 @@ func MigrateLogStore(ctx context.Context, dir, to string, progress func(string))
 // copyStore copies the log and stable store of m.From in dir into a new
 // store of m.To in staging, and checks the copy.
 func copyStore(ctx context.Context, m *Migration, dir, staging string, progress func(string)) (err error) {
-	src, err := openKind(m.From, dir, nil)
+	src, err := openKind(m.From, dir, nil, nil)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, src.Close()) }()
-	dst, err := openKind(m.To, staging, nil)
+	dst, err := openKind(m.To, staging, nil, nil)
 	if err != nil {
 		return err
 	}

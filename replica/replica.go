@@ -96,6 +96,7 @@ type Replica struct {
 	fsm      *fsm.FSM
 	raft     *raft.Raft
 	store    LogStore
+	deleter  *deleter // removes old snapshots and log segments a little at a time
 	netTrans *raft.NetworkTransport
 
 	// readyTerm is the term in which this replica, as leader, has applied
@@ -177,12 +178,21 @@ func (r *Replica) open() error {
 	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("restrict data directory: %w", err)
 	}
-	store, err := OpenLogStore(cfg.LogStore, cfg.DataDir)
+	del, err := newDeleter(cfg.DataDir, r.logger.Named("deleter"))
+	if err != nil {
+		return err
+	}
+	store, err := openLogStore(cfg.LogStore, cfg.DataDir, del)
 	if err != nil {
 		return err
 	}
 	r.store = store
-	snaps, err := newSnapshotStore(cfg.DataDir, 2, r.logger.Named("snapshots"))
+	// The directory is this process's now (the store holds its lock).
+	if err := del.start(); err != nil {
+		return err
+	}
+	r.deleter = del
+	snaps, err := newSnapshotStore(cfg.DataDir, 2, r.logger.Named("snapshots"), del)
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
 	}
@@ -326,6 +336,9 @@ func (r *Replica) Close() error {
 		// store; hashicorp/raft panics if that write fails.
 		if r.cfg.Stream != nil && !r.cfg.Stream.WaitAccepted(10*time.Second) {
 			r.logger.Error("shutdown: Raft connection handlers still running after 10s; closing the store anyway")
+		}
+		if r.deleter != nil {
+			r.deleter.close() // before the store gives up the directory's lock
 		}
 		if r.store != nil {
 			if err := r.store.Close(); err != nil {

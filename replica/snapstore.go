@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -26,18 +27,31 @@ const writebackEvery = 4 << 20
 type snapshotStore struct {
 	*raft.FileSnapshotStore
 	dir    string // the data directory: the store's snapshots are in dir/snapshots
+	retain int
 	logger hclog.Logger
 	// writeback starts writing out f's range [off, off+n) and waits for
 	// the range before it; nil where the platform has no such call.
 	writeback func(f *os.File, off, n, prevOff, prevN int64) error
+	// remove deletes an old snapshot's directory (see deleter); nil:
+	// raft's store deletes it at once.
+	remove func(path string) error
 }
 
-func newSnapshotStore(dir string, retain int, logger hclog.Logger) (*snapshotStore, error) {
-	fs, err := raft.NewFileSnapshotStoreWithLogger(dir, retain, logger)
+// newSnapshotStore opens the store in dir/snapshots, keeping the retain
+// newest snapshots. With a deleter, old snapshots are deleted through it,
+// a little at a time (raft's store then keeps one more, which the wrapper
+// removes as soon as a new snapshot is in place).
+func newSnapshotStore(dir string, retain int, logger hclog.Logger, del *deleter) (*snapshotStore, error) {
+	inner := retain
+	var remove func(string) error
+	if del != nil {
+		inner, remove = retain+1, del.remove
+	}
+	fs, err := raft.NewFileSnapshotStoreWithLogger(dir, inner, logger)
 	if err != nil {
 		return nil, err
 	}
-	return &snapshotStore{FileSnapshotStore: fs, dir: dir, logger: logger, writeback: platformWriteback}, nil
+	return &snapshotStore{FileSnapshotStore: fs, dir: dir, retain: retain, logger: logger, writeback: platformWriteback, remove: remove}, nil
 }
 
 // Create opens raft's sink and a second descriptor of its state file, to
@@ -45,56 +59,88 @@ func newSnapshotStore(dir string, retain int, logger hclog.Logger) (*snapshotSto
 func (s *snapshotStore) Create(version raft.SnapshotVersion, index, term uint64, configuration raft.Configuration,
 	configurationIndex uint64, trans raft.Transport) (raft.SnapshotSink, error) {
 	sink, err := s.FileSnapshotStore.Create(version, index, term, configuration, configurationIndex, trans)
-	if err != nil || s.writeback == nil {
-		return sink, err
+	if err != nil {
+		return nil, err
+	}
+	out := &snapshotSink{SnapshotSink: sink, store: s}
+	if s.writeback == nil {
+		return out, nil
 	}
 	// raft.FileSnapshotStore's layout: dir/snapshots/<id>.tmp/state.bin
 	// while the snapshot is written.
 	path := filepath.Join(s.dir, "snapshots", sink.ID()+".tmp", "state.bin")
-	f, err := os.Open(path)
-	if err != nil {
+	if out.file, err = os.Open(path); err != nil {
 		s.logger.Warn("snapshot written without writeback: cannot open its state file", "path", path, "error", err)
-		return sink, nil
 	}
-	return &writebackSink{SnapshotSink: sink, file: f, writeback: s.writeback, logger: s.logger}, nil
+	return out, nil
 }
 
-// writebackSink is raft's sink, counting what is written and writing it
-// back every writebackEvery bytes.
-type writebackSink struct {
+// reap deletes the snapshots beyond the retain newest through remove.
+func (s *snapshotStore) reap() error {
+	if s.remove == nil {
+		return nil
+	}
+	metas, err := s.FileSnapshotStore.List() // newest first
+	if err != nil {
+		return fmt.Errorf("list snapshots to reap: %w", err)
+	}
+	for _, m := range metas[min(s.retain, len(metas)):] {
+		if err := s.remove(filepath.Join(s.dir, "snapshots", m.ID)); err != nil {
+			return fmt.Errorf("reap snapshot %s: %w", m.ID, err)
+		}
+		s.logger.Info("reaping snapshot", "id", m.ID)
+	}
+	return nil
+}
+
+// snapshotSink is raft's sink, writing what it is given back every
+// writebackEvery bytes (when it has the file open) and reaping old
+// snapshots once it is closed.
+type snapshotSink struct {
 	raft.SnapshotSink
-	file      *os.File // read-only; the same file as the sink's
-	writeback func(f *os.File, off, n, prevOff, prevN int64) error
-	logger    hclog.Logger
-	written   int64 // bytes given to Write
-	done      int64 // bytes up to which writeback was started
-	prev      int64 // where the range started before done began
-	failed    bool  // a writeback failed: stop trying (the final fsync still makes it durable)
+	store   *snapshotStore
+	file    *os.File // read-only, the same file as the sink's; nil: no writeback
+	written int64    // bytes given to Write
+	done    int64    // bytes up to which writeback was started
+	prev    int64    // where the range started before done began
+	failed  bool     // a writeback failed: stop trying (the final fsync still makes it durable)
 }
 
-func (s *writebackSink) Write(p []byte) (int, error) {
+func (s *snapshotSink) Write(p []byte) (int, error) {
 	n, err := s.SnapshotSink.Write(p)
 	s.written += int64(n)
+	if s.file == nil || s.failed {
+		return n, err
+	}
 	// The sink buffers a few KB: write back only what has surely reached
 	// the file, up to a range boundary.
-	if end := (s.written - 64<<10) / writebackEvery * writebackEvery; !s.failed && end > s.done {
-		if werr := s.writeback(s.file, s.done, end-s.done, s.prev, s.done-s.prev); werr != nil {
+	if end := (s.written - 64<<10) / writebackEvery * writebackEvery; end > s.done {
+		if werr := s.store.writeback(s.file, s.done, end-s.done, s.prev, s.done-s.prev); werr != nil {
 			s.failed = true
-			s.logger.Warn("snapshot writeback failed; the rest is written at close", "error", werr)
+			s.store.logger.Warn("snapshot writeback failed; the rest is written at close", "error", werr)
 		}
 		s.prev, s.done = s.done, end
 	}
 	return n, err
 }
 
-func (s *writebackSink) Close() error {
+func (s *snapshotSink) Close() error {
 	err := s.SnapshotSink.Close()
-	s.file.Close()
+	s.closeFile()
+	if err != nil {
+		return err
+	}
+	return s.store.reap()
+}
+
+func (s *snapshotSink) Cancel() error {
+	err := s.SnapshotSink.Cancel()
+	s.closeFile()
 	return err
 }
 
-func (s *writebackSink) Cancel() error {
-	err := s.SnapshotSink.Cancel()
-	s.file.Close()
-	return err
+func (s *snapshotSink) closeFile() {
+	if s.file != nil {
+		s.file.Close()
+	}
 }

@@ -63,7 +63,7 @@ func randomBytes(n int) []byte {
 // is written, each call waiting for the range before, and the snapshot
 // reads back as written.
 func TestSnapshotWrittenBackWhileWritten(t *testing.T) {
-	s, err := newSnapshotStore(t.TempDir(), 2, hclog.NewNullLogger())
+	s, err := newSnapshotStore(t.TempDir(), 2, hclog.NewNullLogger(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestSnapshotWrittenBackWhileWritten(t *testing.T) {
 // A writeback that fails is not tried again, and the snapshot is still
 // written whole (raft's fsync at close makes it durable).
 func TestSnapshotWritebackFailureKeepsTheSnapshot(t *testing.T) {
-	s, err := newSnapshotStore(t.TempDir(), 2, hclog.NewNullLogger())
+	s, err := newSnapshotStore(t.TempDir(), 2, hclog.NewNullLogger(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,22 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	wal "github.com/hashicorp/raft-wal"
+	walfs "github.com/hashicorp/raft-wal/fs"
 	"github.com/hashicorp/raft-wal/metadb"
+	"github.com/hashicorp/raft-wal/segment"
+	"github.com/hashicorp/raft-wal/types"
 )
+
+// walFS is raft-wal's file system with Delete handed to remove (a
+// deleter's), which takes the segment out of the directory at once and
+// frees its blocks a little at a time.
+type walFS struct {
+	*walfs.FS
+	remove func(path string) error
+}
+
+// Delete implements raft-wal's types.VFS.
+func (f walFS) Delete(dir, name string) error { return f.remove(filepath.Join(dir, name)) }
 
 // Log store kinds for Config.LogStore.
 const (
@@ -57,7 +71,11 @@ type LogStore interface {
 // that another kind created (the node would forget its log) or that another
 // process has open. LogStoreAuto opens the kind dir holds, or a new
 // LogStoreWAL.
-func OpenLogStore(kind, dir string) (LogStore, error) {
+func OpenLogStore(kind, dir string) (LogStore, error) { return openLogStore(kind, dir, nil) }
+
+// openLogStore is OpenLogStore; with a deleter, raft-wal's old segments are
+// deleted through it, a little at a time.
+func openLogStore(kind, dir string, del *deleter) (LogStore, error) {
 	lock, err := lockDataDir(dir)
 	if err != nil {
 		return nil, err
@@ -75,7 +93,7 @@ func OpenLogStore(kind, dir string) (LogStore, error) {
 	}
 	var store LogStore
 	if err == nil {
-		store, err = openKind(kind, dir, lock)
+		store, err = openKind(kind, dir, lock, del)
 	}
 	if err != nil {
 		lock.Close()
@@ -93,8 +111,9 @@ func storePath(kind, dir string) string {
 }
 
 // openKind opens (or creates) the store of kind in dir, with no checks.
-// Closing the store closes lock last, if there is one.
-func openKind(kind, dir string, lock *os.File) (LogStore, error) {
+// Closing the store closes lock last, if there is one. A deleter, if not
+// nil, deletes raft-wal's old segments.
+func openKind(kind, dir string, lock *os.File, del *deleter) (LogStore, error) {
 	switch kind {
 	case LogStoreBolt:
 		s, err := raftboltdb.New(raftboltdb.Options{Path: storePath(kind, dir)})
@@ -108,7 +127,11 @@ func openKind(kind, dir string, lock *os.File) (LogStore, error) {
 			return nil, fmt.Errorf("create wal directory: %w", err)
 		}
 		meta := &metadb.BoltMetaDB{}
-		s, err := wal.Open(walDir, wal.WithMetaStore(meta))
+		var vfs types.VFS = walfs.New() // raft-wal's default
+		if del != nil {
+			vfs = walFS{FS: walfs.New(), remove: del.remove}
+		}
+		s, err := wal.Open(walDir, wal.WithMetaStore(meta), wal.WithSegmentFiler(segment.NewFiler(walDir, vfs)))
 		if err != nil {
 			meta.Close()
 			return nil, fmt.Errorf("open wal log store: %w", err)
