@@ -2,7 +2,7 @@
 # Measure what booked state costs a running cluster (docs/benchmarks.md,
 # "State at scale").
 #
-#   scripts/scale-bench.sh [--bin DIR] [--booked N] [--duration 4s] [--flat]
+#   scripts/scale-bench.sh [--bin DIR] [--booked N] [--duration 4s] [--flat] [--default-snapshots]
 #
 # Starts a fresh three-node cluster (clients 7211-7213, Raft 8211-8213,
 # --seats 1000000) from DIR/seatd, books N seats
@@ -15,7 +15,9 @@
 #   rss_mb     the three nodes' resident memory after the run (max)
 #   snap_mb    the largest snapshot file on any node at the end (nodes run
 #              with --snapshot-threshold 1024 --snapshot-interval 1s, so
-#              the measured run also pays for the snapshots it causes)
+#              the measured run also pays for the snapshots it causes, a
+#              snapshot every second or so; --default-snapshots runs them
+#              with seatd's default snapshot policy instead)
 #   restart_s  SIGTERM of all nodes, start again, until STATUS of seat 1
 #              answers (restore of the snapshot, log replay and an election)
 #
@@ -32,13 +34,15 @@ bin=""
 booked=0
 duration=4s
 flat=0
+snapshot_flags=(--snapshot-threshold 1024 --snapshot-interval 1s)
 while (($# > 0)); do
 	case $1 in
 	--bin) bin=$2; shift 2 ;;
 	--booked) booked=$2; shift 2 ;;
 	--duration) duration=$2; shift 2 ;;
 	--flat) flat=1; shift ;;
-	-h | --help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--default-snapshots) snapshot_flags=(); shift ;;
+	-h | --help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument: $1 (see --help)" ;;
 	esac
 done
@@ -64,7 +68,7 @@ start() {
 	for i in 0 1 2; do
 		GOMAXPROCS=$procs "$bin/seatd" --id "${ids[i]}" --listen "${client_addr[i]}" --raft "${raft_addr[i]}" \
 			--data "$work/${ids[i]}" --peers "$peers" --seats 1000000 \
-			--snapshot-threshold 1024 --snapshot-interval 1s >>"$work/${ids[i]}.log" 2>&1 &
+			${snapshot_flags[@]+"${snapshot_flags[@]}"} >>"$work/${ids[i]}.log" 2>&1 &
 		pid[${ids[i]}]=$!
 	done
 }
