@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -52,6 +53,9 @@ func newDeleter(dataDir string, logger hclog.Logger) (*deleter, error) {
 	if err := os.MkdirAll(trash, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", trash, err)
 	}
+	if err := syncDir(dataDir); err != nil { // the trash's own entry
+		return nil, err
+	}
 	return &deleter{trash: trash, logger: logger, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
@@ -63,8 +67,14 @@ func (d *deleter) start() error {
 		return fmt.Errorf("list %s: %w", d.trash, err)
 	}
 	d.mu.Lock()
+	queued := make(map[string]bool, len(d.queue))
+	for _, p := range d.queue { // moved there before start (raft-wal deletes at open)
+		queued[p] = true
+	}
 	for _, e := range entries {
-		d.queue = append(d.queue, filepath.Join(d.trash, e.Name()))
+		if p := filepath.Join(d.trash, e.Name()); !queued[p] {
+			d.queue = append(d.queue, p)
+		}
 	}
 	d.started = true
 	d.mu.Unlock()
@@ -87,23 +97,31 @@ func (d *deleter) close() {
 }
 
 // remove takes path (a file or a directory) out of its directory at once,
-// durably, and queues it to be removed a little at a time.
+// durably, and queues it to be removed a little at a time. A path that does
+// not exist is already removed. On another file system than the trash's
+// (a mount inside the data directory) it is removed at once instead.
 func (d *deleter) remove(path string) error {
 	d.mu.Lock()
 	d.next++
 	dst := filepath.Join(d.trash, strconv.FormatInt(time.Now().UnixNano(), 10)+"-"+strconv.Itoa(d.next)+"-"+filepath.Base(path))
 	d.mu.Unlock()
-	if err := os.Rename(path, dst); err != nil {
+	err := os.Rename(path, dst)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case errors.Is(err, syscall.EXDEV):
+		if err := os.RemoveAll(path); err != nil {
+			return fmt.Errorf("delete %s: %w", path, err)
+		}
+		return syncDir(filepath.Dir(path))
+	case err != nil:
 		return fmt.Errorf("move %s to be deleted: %w", path, err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
-		return err
-	}
 	d.mu.Lock()
-	d.queue = append(d.queue, dst)
+	d.queue = append(d.queue, dst) // whatever the sync below says, it is in the trash now
 	d.mu.Unlock()
 	d.signal()
-	return nil
+	return syncDir(filepath.Dir(path))
 }
 
 func (d *deleter) signal() {
@@ -142,6 +160,7 @@ func (d *deleter) run() {
 var errStopped = errors.New("deleter stopped")
 
 // removeSlowly shrinks every regular file under path, then removes path.
+// A path already gone is not an error.
 func (d *deleter) removeSlowly(path string) error {
 	err := filepath.WalkDir(path, func(p string, e fs.DirEntry, err error) error {
 		if err != nil || !e.Type().IsRegular() {
@@ -149,7 +168,7 @@ func (d *deleter) removeSlowly(path string) error {
 		}
 		return d.shrink(p)
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return os.RemoveAll(path)

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,6 +19,19 @@ func writeFile(t *testing.T, path string, n int) {
 	if err := os.WriteFile(path, bytes.Repeat([]byte{7}, n), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// startedDeleter returns a started deleter of dataDir.
+func startedDeleter(t *testing.T, dataDir string) *deleter {
+	t.Helper()
+	d, err := newDeleter(dataDir, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.start(); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 func trashEntries(t *testing.T, dataDir string) []os.DirEntry {
@@ -83,22 +97,25 @@ func TestDeleterRemovesInTheBackground(t *testing.T) {
 // the trash, and close returns without waiting for it.
 func TestDeleterStopsMidFile(t *testing.T) {
 	dir := t.TempDir()
-	d, err := newDeleter(dir, hclog.NewNullLogger())
+	d := startedDeleter(t, dir)
+	big := filepath.Join(dir, "big")
+	// A sparse file of 1,000 steps: 10 s of shrinking at least, so that
+	// the close surely comes in the middle of it.
+	f, err := os.Create(big)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.start(); err != nil {
+	if err := f.Truncate(1000 * shrinkStep); err != nil {
 		t.Fatal(err)
 	}
-	big := filepath.Join(dir, "big")
-	writeFile(t, big, 200*shrinkStep/10) // 20 steps: 200 ms at least
+	f.Close()
 	if err := d.remove(big); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
 	d.close()
-	if took := time.Since(start); took > time.Second {
-		t.Fatalf("close took %v", took)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("close took %v: it waited for the file instead of stopping", took)
 	}
 	if n := len(trashEntries(t, dir)); n != 1 {
 		t.Fatalf("%d entries in the trash after a stop mid-file, want 1", n)
@@ -110,13 +127,7 @@ func TestDeleterStopsMidFile(t *testing.T) {
 // empties.
 func TestSnapshotStoreReapsThroughTheDeleter(t *testing.T) {
 	dir := t.TempDir()
-	d, err := newDeleter(dir, hclog.NewNullLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.start(); err != nil {
-		t.Fatal(err)
-	}
+	d := startedDeleter(t, dir)
 	defer d.close()
 	s, err := newSnapshotStore(dir, 2, hclog.NewNullLogger(), d)
 	if err != nil {
@@ -225,5 +236,71 @@ func TestWALSegmentsDeletedThroughTheDeleter(t *testing.T) {
 	var l raft.Log
 	if err := store.GetLog(70, &l); err != nil || !bytes.Equal(l.Data, data) {
 		t.Fatalf("entry 70 after reopening: %v", err)
+	}
+}
+
+// A snapshot reaped while it is being read (sent to a follower, say) is
+// read whole, and deleted once its reader closes.
+func TestSnapshotReapedWhileReadIsReadWhole(t *testing.T) {
+	dir := t.TempDir()
+	d := startedDeleter(t, dir)
+	defer d.close()
+	s, err := newSnapshotStore(dir, 2, hclog.NewNullLogger(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := randomBytes(10 * shrinkStep)
+	first := writeSnapshot(t, s, data)
+	writeSnapshot(t, s, []byte("second"))
+	_, rc, err := s.Open(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSnapshot(t, s, []byte("third")) // reaps the first
+	snapDir := filepath.Join(dir, "snapshots", first)
+	if _, err := os.Stat(snapDir); err != nil {
+		t.Fatalf("the snapshot being read was removed: %v", err)
+	}
+	got, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("the reader got %d bytes of the %d written", len(got), len(data))
+	}
+	if err := rc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(snapDir); !os.IsNotExist(err) {
+		t.Fatalf("the reaped snapshot is still there after its reader closed: %v", err)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the trash to empty", func() bool { return len(trashEntries(t, dir)) == 0 })
+}
+
+// Removing what is already gone succeeds (two snapshot closes racing to
+// reap the same old one); what was moved to the trash before start is
+// deleted once, without a warning.
+func TestDeleterRemoveIsIdempotent(t *testing.T) {
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	d, err := newDeleter(dir, hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.remove(filepath.Join(dir, "never-there")); err != nil {
+		t.Fatalf("remove of a missing path: %v", err)
+	}
+	f := filepath.Join(dir, "segment")
+	writeFile(t, f, 2*shrinkStep)
+	if err := d.remove(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.start(); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the trash to empty", func() bool { return len(trashEntries(t, dir)) == 0 })
+	d.close()
+	if logs.Len() > 0 {
+		t.Fatalf("the deleter warned: %s", logs.String())
 	}
 }

@@ -1,9 +1,10 @@
 package replica
 
 import (
-	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
@@ -35,6 +36,14 @@ type snapshotStore struct {
 	// remove deletes an old snapshot's directory (see deleter); nil:
 	// raft's store deletes it at once.
 	remove func(path string) error
+
+	// The deleter truncates what it removes, which an open reader would
+	// see (raft's own unlink would not disturb it): a snapshot being read
+	// — sent to a follower, restored — is removed after its last reader
+	// closes.
+	mu      sync.Mutex
+	readers map[string]int  // open readers by snapshot id
+	doomed  map[string]bool // reaped while read
 }
 
 // newSnapshotStore opens the store in dir/snapshots, keeping the retain
@@ -51,7 +60,50 @@ func newSnapshotStore(dir string, retain int, logger hclog.Logger, del *deleter)
 	if err != nil {
 		return nil, err
 	}
-	return &snapshotStore{FileSnapshotStore: fs, dir: dir, retain: retain, logger: logger, writeback: platformWriteback, remove: remove}, nil
+	return &snapshotStore{FileSnapshotStore: fs, dir: dir, retain: retain, logger: logger, writeback: platformWriteback, remove: remove,
+		readers: make(map[string]int), doomed: make(map[string]bool)}, nil
+}
+
+// Open opens a snapshot and counts its reader until the reader is closed.
+func (s *snapshotStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, error) {
+	s.mu.Lock()
+	s.readers[id]++
+	s.mu.Unlock()
+	meta, rc, err := s.FileSnapshotStore.Open(id)
+	if err != nil {
+		s.readerClosed(id)
+		return nil, nil, err
+	}
+	return meta, &snapshotReader{ReadCloser: rc, store: s, id: id}, nil
+}
+
+// readerClosed counts a reader of id out, and removes the snapshot if it
+// was reaped while read.
+func (s *snapshotStore) readerClosed(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.readers[id]--; s.readers[id] > 0 {
+		return
+	}
+	delete(s.readers, id)
+	if s.doomed[id] {
+		delete(s.doomed, id)
+		s.removeLocked(id)
+	}
+}
+
+// snapshotReader is an open snapshot, counted by its store.
+type snapshotReader struct {
+	io.ReadCloser
+	store *snapshotStore
+	id    string
+	once  sync.Once
+}
+
+func (r *snapshotReader) Close() error {
+	err := r.ReadCloser.Close()
+	r.once.Do(func() { r.store.readerClosed(r.id) })
+	return err
 }
 
 // Create opens raft's sink and a second descriptor of its state file, to
@@ -75,22 +127,37 @@ func (s *snapshotStore) Create(version raft.SnapshotVersion, index, term uint64,
 	return out, nil
 }
 
-// reap deletes the snapshots beyond the retain newest through remove.
-func (s *snapshotStore) reap() error {
+// reap deletes the snapshots beyond the retain newest through remove; one
+// being read is deleted when its last reader closes. Failures are logged:
+// the new snapshot is in place whatever happens to the old ones (raft's
+// store deletes them itself beyond retain+1).
+func (s *snapshotStore) reap() {
 	if s.remove == nil {
-		return nil
+		return
 	}
 	metas, err := s.FileSnapshotStore.List() // newest first
 	if err != nil {
-		return fmt.Errorf("list snapshots to reap: %w", err)
+		s.logger.Warn("cannot list snapshots to reap", "error", err)
+		return
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, m := range metas[min(s.retain, len(metas)):] {
-		if err := s.remove(filepath.Join(s.dir, "snapshots", m.ID)); err != nil {
-			return fmt.Errorf("reap snapshot %s: %w", m.ID, err)
+		if s.readers[m.ID] > 0 {
+			s.doomed[m.ID] = true
+			s.logger.Info("reaping snapshot when its readers are done", "id", m.ID)
+			continue
 		}
-		s.logger.Info("reaping snapshot", "id", m.ID)
+		s.removeLocked(m.ID)
 	}
-	return nil
+}
+
+func (s *snapshotStore) removeLocked(id string) {
+	if err := s.remove(filepath.Join(s.dir, "snapshots", id)); err != nil {
+		s.logger.Warn("cannot reap snapshot", "id", id, "error", err)
+		return
+	}
+	s.logger.Info("reaping snapshot", "id", id)
 }
 
 // snapshotSink is raft's sink, writing what it is given back every
@@ -127,10 +194,10 @@ func (s *snapshotSink) Write(p []byte) (int, error) {
 func (s *snapshotSink) Close() error {
 	err := s.SnapshotSink.Close()
 	s.closeFile()
-	if err != nil {
-		return err
+	if err == nil {
+		s.store.reap()
 	}
-	return s.store.reap()
+	return err
 }
 
 func (s *snapshotSink) Cancel() error {
