@@ -134,6 +134,11 @@ func (d *deleter) signal() {
 func (d *deleter) run() {
 	defer close(d.done)
 	for {
+		select {
+		case <-d.stop: // between files too: a long queue does not hold up a close
+			return
+		default:
+		}
 		d.mu.Lock()
 		var path string
 		if len(d.queue) > 0 {
