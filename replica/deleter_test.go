@@ -34,6 +34,19 @@ func startedDeleter(t *testing.T, dataDir string) *deleter {
 	return d
 }
 
+// deletingSnapshotStore returns a snapshot store of dataDir that reaps
+// through a started deleter, closed when the test ends.
+func deletingSnapshotStore(t *testing.T, dataDir string) *snapshotStore {
+	t.Helper()
+	d := startedDeleter(t, dataDir)
+	t.Cleanup(d.close)
+	s, err := newSnapshotStore(dataDir, 2, hclog.NewNullLogger(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func trashEntries(t *testing.T, dataDir string) []os.DirEntry {
 	t.Helper()
 	entries, err := os.ReadDir(filepath.Join(dataDir, "deleting"))
@@ -127,12 +140,7 @@ func TestDeleterStopsMidFile(t *testing.T) {
 // empties.
 func TestSnapshotStoreReapsThroughTheDeleter(t *testing.T) {
 	dir := t.TempDir()
-	d := startedDeleter(t, dir)
-	defer d.close()
-	s, err := newSnapshotStore(dir, 2, hclog.NewNullLogger(), d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := deletingSnapshotStore(t, dir)
 	var ids []string
 	for i := 0; i < 4; i++ {
 		sink, err := s.Create(1, uint64(10+i), 2, raft.Configuration{}, 1, nil)
@@ -243,12 +251,7 @@ func TestWALSegmentsDeletedThroughTheDeleter(t *testing.T) {
 // read whole, and deleted once its reader closes.
 func TestSnapshotReapedWhileReadIsReadWhole(t *testing.T) {
 	dir := t.TempDir()
-	d := startedDeleter(t, dir)
-	defer d.close()
-	s, err := newSnapshotStore(dir, 2, hclog.NewNullLogger(), d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := deletingSnapshotStore(t, dir)
 	data := randomBytes(10 * shrinkStep)
 	first := writeSnapshot(t, s, data)
 	writeSnapshot(t, s, []byte("second"))
