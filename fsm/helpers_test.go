@@ -297,7 +297,7 @@ func dump(f *FSM) stateDump {
 		MinIDs:      s.ids.minIDs,
 		Halted:      f.halted != nil,
 	}
-	for id, a := range s.ids.all() {
+	for id, a := range s.ids.view().all() {
 		r := a.result
 		r.Seats = slices.Clone(r.Seats)
 		d.Live = append(d.Live, liveID{strings.Clone(id), a.timeMs, r})
@@ -474,7 +474,7 @@ func checkState(t testing.TB, f *FSM, strict bool) {
 		t.Fatalf("%d ids remembered, %d indexed", ids.len(), n)
 	}
 	n, prevTime, prevID := ids.head, int64(0), ""
-	for id, a := range ids.all() {
+	for id, a := range ids.view().all() {
 		if got, ok := ids.find(id); !ok || got != n {
 			t.Fatalf("live id %q (number %d) found as %d, %v", id, n, got, ok)
 		}

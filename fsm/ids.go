@@ -144,15 +144,15 @@ func (t *idTable) add(id string, timeMs int64, r Result) {
 	}
 	n, slot := t.records.reserve(1)
 	slot[0] = rec
-	if h := t.hash(id); !t.indexed(h) {
+	if h := t.hash(id); !hasKey(t.index, h) {
 		t.index[h] = n
 	} else {
 		t.overflow[recordID(&slot[0], &t.bytes)] = n
 	}
 }
 
-func (t *idTable) indexed(h uint64) bool {
-	_, ok := t.index[h]
+func hasKey(m map[uint64]uint64, k uint64) bool {
+	_, ok := m[k]
 	return ok
 }
 
@@ -165,14 +165,15 @@ func (t *idTable) len() int { return int(t.records.end - t.head) }
 func (t *idTable) forgetOld(nowMs int64) {
 	cutoff := nowMs - t.retentionMs
 	seatsEnd := uint64(0) // past the seats of the newest dropped id that names some
-	forgot := false
+	oldHead := t.head
 	for t.len() > t.minIDs {
 		r := &t.records.at(t.head, 1)[0]
 		if r.timeMs >= cutoff {
 			break
 		}
 		id := recordID(r, &t.bytes)
-		if h := t.hash(id); t.indexed(h) && t.index[h] == t.head {
+		h := t.hash(id)
+		if n, ok := t.index[h]; ok && n == t.head {
 			delete(t.index, h)
 		} else {
 			delete(t.overflow, id)
@@ -181,9 +182,8 @@ func (t *idTable) forgetOld(nowMs int64) {
 			seatsEnd = r.more + uint64(r.nSeats)
 		}
 		t.head++
-		forgot = true
 	}
-	if !forgot {
+	if t.head == oldHead {
 		return
 	}
 	// Ids, their bytes and their seats are reserved in the same order: all
@@ -197,9 +197,6 @@ func (t *idTable) forgetOld(nowMs int64) {
 	}
 	t.seats.forgetBefore(seatsEnd)
 }
-
-// all returns the remembered ids, oldest first.
-func (t *idTable) all() iter.Seq2[string, idEntry] { return t.view().all() }
 
 // view returns what a snapshot needs of the table: a copy that reads the
 // ids remembered now while the table goes on. It costs O(chunks).
