@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -305,5 +306,33 @@ func TestDeleterRemoveIsIdempotent(t *testing.T) {
 	d.close()
 	if logs.Len() > 0 {
 		t.Fatalf("the deleter warned: %s", logs.String())
+	}
+}
+
+// A file on another file system than the trash's (a mount inside the data
+// directory) cannot be renamed into the trash: it is removed at once.
+func TestDeleterRemovesAcrossFileSystemsAtOnce(t *testing.T) {
+	other, err := os.MkdirTemp("/dev/shm", "deleter-test-")
+	if err != nil {
+		t.Skipf("no tmpfs at /dev/shm to stand for another file system: %v", err)
+	}
+	defer os.RemoveAll(other)
+	dir := t.TempDir()
+	var a, b syscall.Stat_t
+	if syscall.Stat(other, &a) != nil || syscall.Stat(dir, &b) != nil || a.Dev == b.Dev {
+		t.Skip("/dev/shm is on the same file system as the test's data directory")
+	}
+	d := startedDeleter(t, dir)
+	defer d.close()
+	f := filepath.Join(other, "segment")
+	writeFile(t, f, 1000)
+	if err := d.remove(f); err != nil {
+		t.Fatalf("remove across file systems: %v", err)
+	}
+	if _, err := os.Stat(f); !os.IsNotExist(err) {
+		t.Fatalf("the file is still there: %v", err)
+	}
+	if n := len(trashEntries(t, dir)); n != 0 {
+		t.Fatalf("%d entries in the trash, want none", n)
 	}
 }
