@@ -1,8 +1,8 @@
 // Package metrics holds one node's Prometheus metrics: the requests it
 // answered (by verb and result, and their latency), the leader's batches
 // (writes per log entry and the time to commit one), and hashicorp/raft's
-// own metrics, which raft emits through go-metrics and a Prometheus sink
-// turns into Prometheus series in the same registry.
+// own metrics, which raft emits through go-metrics and raftSink turns into
+// Prometheus series in the same registry.
 //
 // Raft's metrics go through go-metrics' process-wide global sink (raft
 // calls the package-level functions): New replaces it, so in a process
@@ -16,7 +16,6 @@ import (
 	"time"
 
 	gometrics "github.com/armon/go-metrics"
-	promsink "github.com/armon/go-metrics/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -59,19 +58,18 @@ func New() (*Set, error) {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 17),
 		}),
 	}
+	sink := newRaftSink("seatd")
 	for _, c := range []prometheus.Collector{
-		s.requests, s.latency, s.batchWrites, s.commit,
+		s.requests, s.latency, s.batchWrites, s.commit, sink,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: register: %w", err)
 		}
 	}
-	sink, err := promsink.NewPrometheusSinkFrom(promsink.PrometheusOpts{Registerer: reg, Expiration: time.Minute})
-	if err != nil {
-		return nil, fmt.Errorf("metrics: raft sink: %w", err)
-	}
-	cfg := gometrics.DefaultConfig("seatd")
+	// No service name: go-metrics would copy every key to prepend it; the
+	// sink names the series itself.
+	cfg := gometrics.DefaultConfig("")
 	cfg.EnableHostname = false
 	cfg.EnableHostnameLabel = false
 	cfg.EnableRuntimeMetrics = false // the Go collector has them

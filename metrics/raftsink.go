@@ -1,0 +1,227 @@
+package metrics
+
+import (
+	"hash/maphash"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gometrics "github.com/armon/go-metrics"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// raftSink is the go-metrics sink that turns Raft's metrics into Prometheus
+// series of the node's registry: go-metrics' counters become counters, its
+// gauges gauges, and its samples (timings in milliseconds, and a few counts
+// such as the logs per batch) histograms.
+//
+// It replaces go-metrics' own Prometheus sink, which took 8-20% of a node's
+// CPU (docs/benchmarks.md, "Raft's metrics"): for every sample that sink
+// builds the series name, copies the series into a sync.Map and feeds a
+// summary's quantile stream, and Raft emits several samples per log entry
+// and per AppendEntries call. Here a sample hashes its key without
+// allocating, finds its series under a read lock, and updates it with the
+// client library's atomic counters.
+type raftSink struct {
+	prefix string // the series name's first word ("seatd")
+	seed   maphash.Seed
+	now    func() time.Time
+
+	mu     sync.RWMutex
+	series map[uint64][]*raftSeries // by hash of kind, key and labels
+	// families maps a series name to the kind and label names of its
+	// first series: one name with two shapes would make the registry
+	// refuse the whole scrape, so a series of another shape is kept but
+	// not served.
+	families map[string]string
+}
+
+// gaugeExpiry is how long a gauge that is no longer set stays on /metrics:
+// Raft sets some only in one role (the leader's dispatch gauges), and a
+// node that lost that role should stop showing them, as go-metrics' own
+// sink did.
+const gaugeExpiry = time.Minute
+
+// raftHistogramBuckets spans go-metrics' samples: timings from 10 µs to
+// 10 s in milliseconds, and counts up to a few thousand.
+var raftHistogramBuckets = prometheus.ExponentialBuckets(0.01, 2, 21)
+
+type seriesKind uint8
+
+const (
+	kindCounter seriesKind = iota + 1
+	kindGauge
+	kindSample
+)
+
+// raftSeries is one Prometheus series: its go-metrics identity and the
+// collector that holds its value.
+type raftSeries struct {
+	kind    seriesKind
+	key     []string
+	labels  []gometrics.Label
+	counter prometheus.Counter
+	gauge   prometheus.Gauge
+	hist    prometheus.Histogram
+	// setAt is when a gauge was last set (Unix nanoseconds).
+	setAt atomic.Int64
+	// hidden: the series' name is taken by a series of another shape.
+	hidden bool
+}
+
+func newRaftSink(prefix string) *raftSink {
+	return &raftSink{prefix: prefix, seed: maphash.MakeSeed(), now: time.Now, series: make(map[uint64][]*raftSeries), families: make(map[string]string)}
+}
+
+func (s *raftSink) hash(kind seriesKind, key []string, labels []gometrics.Label) uint64 {
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	h.WriteByte(byte(kind))
+	for _, k := range key {
+		h.WriteString(k)
+		h.WriteByte(0)
+	}
+	for _, l := range labels {
+		h.WriteByte(1)
+		h.WriteString(l.Name)
+		h.WriteByte(0)
+		h.WriteString(l.Value)
+	}
+	return h.Sum64()
+}
+
+func (r *raftSeries) is(kind seriesKind, key []string, labels []gometrics.Label) bool {
+	return r.kind == kind && slices.Equal(r.key, key) && slices.Equal(r.labels, labels)
+}
+
+// get returns the series of kind, key and labels, creating it on first use.
+func (s *raftSink) get(kind seriesKind, key []string, labels []gometrics.Label) *raftSeries {
+	h := s.hash(kind, key, labels)
+	s.mu.RLock()
+	for _, r := range s.series[h] {
+		if r.is(kind, key, labels) {
+			s.mu.RUnlock()
+			return r
+		}
+	}
+	s.mu.RUnlock()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.series[h] {
+		if r.is(kind, key, labels) {
+			return r
+		}
+	}
+	r := &raftSeries{kind: kind, key: slices.Clone(key), labels: slices.Clone(labels)}
+	name := s.seriesName(key)
+	help := "hashicorp/raft's " + strings.Join(key, ".") + " (through go-metrics)"
+	constLabels := prometheus.Labels{}
+	shape := []string{string(rune('0' + kind))}
+	for _, l := range labels {
+		constLabels[sanitize(l.Name)] = l.Value
+		shape = append(shape, sanitize(l.Name))
+	}
+	slices.Sort(shape[1:])
+	if first, ok := s.families[name]; ok {
+		r.hidden = first != strings.Join(shape, ",")
+	} else {
+		s.families[name] = strings.Join(shape, ",")
+	}
+	if len(constLabels) != len(labels) { // two label names became one
+		r.hidden = true
+	}
+	switch kind {
+	case kindCounter:
+		r.counter = prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: constLabels})
+	case kindGauge:
+		r.gauge = prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: constLabels})
+	case kindSample:
+		r.hist = prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, ConstLabels: constLabels, Buckets: raftHistogramBuckets})
+	}
+	s.series[h] = append(s.series[h], r)
+	return r
+}
+
+// seriesName is go-metrics' key as one Prometheus name: its parts joined
+// with "_" after the prefix, and any character a name may not hold
+// replaced by "_" (as go-metrics' own sink named them: seatd_raft_commitTime).
+func (s *raftSink) seriesName(key []string) string {
+	return sanitize(s.prefix + "_" + strings.Join(key, "_"))
+}
+
+func sanitize(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		ok := c == '_' || c == ':' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9' && i > 0)
+		if !ok {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// SetGauge implements gometrics.MetricSink.
+func (s *raftSink) SetGauge(key []string, val float32) { s.SetGaugeWithLabels(key, val, nil) }
+
+// SetGaugeWithLabels implements gometrics.MetricSink.
+func (s *raftSink) SetGaugeWithLabels(key []string, val float32, labels []gometrics.Label) {
+	r := s.get(kindGauge, key, labels)
+	r.gauge.Set(float64(val))
+	r.setAt.Store(s.now().UnixNano())
+}
+
+// EmitKey implements gometrics.MetricSink; Prometheus has no such type,
+// and Raft emits none.
+func (s *raftSink) EmitKey(key []string, val float32) {}
+
+// IncrCounter implements gometrics.MetricSink.
+func (s *raftSink) IncrCounter(key []string, val float32) { s.IncrCounterWithLabels(key, val, nil) }
+
+// IncrCounterWithLabels implements gometrics.MetricSink. A Prometheus
+// counter only grows: a negative increment is dropped.
+func (s *raftSink) IncrCounterWithLabels(key []string, val float32, labels []gometrics.Label) {
+	if !(val >= 0) {
+		return
+	}
+	s.get(kindCounter, key, labels).counter.Add(float64(val))
+}
+
+// AddSample implements gometrics.MetricSink.
+func (s *raftSink) AddSample(key []string, val float32) { s.AddSampleWithLabels(key, val, nil) }
+
+// AddSampleWithLabels implements gometrics.MetricSink.
+func (s *raftSink) AddSampleWithLabels(key []string, val float32, labels []gometrics.Label) {
+	s.get(kindSample, key, labels).hist.Observe(float64(val))
+}
+
+// Describe implements prometheus.Collector. It describes nothing: the
+// series appear as Raft emits them, so the registry treats the sink as an
+// unchecked collector.
+func (s *raftSink) Describe(chan<- *prometheus.Desc) {}
+
+// Collect implements prometheus.Collector.
+func (s *raftSink) Collect(ch chan<- prometheus.Metric) {
+	expired := s.now().Add(-gaugeExpiry).UnixNano()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, bucket := range s.series {
+		for _, r := range bucket {
+			if r.hidden {
+				continue
+			}
+			switch r.kind {
+			case kindCounter:
+				ch <- r.counter
+			case kindGauge:
+				if r.setAt.Load() >= expired {
+					ch <- r.gauge
+				}
+			case kindSample:
+				ch <- r.hist
+			}
+		}
+	}
+}
