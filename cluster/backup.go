@@ -3,6 +3,7 @@ package cluster
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -170,12 +171,13 @@ func ReadBackupFile(path string) (*Backup, error) {
 
 // relayBackup carries a BACKUP to the leader at addr and copies its whole
 // answer, header and bytes, to w.
-func relayBackup(d *transport.Dialer, addr string, w io.Writer) error {
+func relayBackup(stop context.Context, d *transport.Dialer, addr string, w io.Writer) error {
 	conn, err := d.Dial(transport.HeaderMembership, addr, 10*time.Second)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	defer context.AfterFunc(stop, func() { conn.Close() })()
 	conn.SetDeadline(time.Now().Add(BackupTimeout))
 	if _, err := io.WriteString(conn, "RELAYED BACKUP\n"); err != nil {
 		return err

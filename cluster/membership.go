@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,18 +94,28 @@ const JoinTimeout = membershipTimeout + 5*time.Second
 // closes, each on its own goroutine (a configuration change takes a
 // commit). It returns when ln's Accept fails and every answer is sent.
 func ServeMembership(ln net.Listener, h MembershipHandler, d *transport.Dialer, logger hclog.Logger) {
+	// Once ln closes, requests under way are cut off: their connections,
+	// and those relaying them to the leader, are closed (a relay may
+	// otherwise hold a stopping node for membershipTimeout).
+	stop, cancel := context.WithCancel(context.Background())
 	var handlers sync.WaitGroup
-	defer handlers.Wait()
+	defer func() {
+		cancel()
+		handlers.Wait()
+	}()
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
 			return
 		}
-		handlers.Go(func() { serveMembershipConn(conn, h, d, logger) })
+		handlers.Go(func() {
+			defer context.AfterFunc(stop, func() { conn.Close() })()
+			serveMembershipConn(stop, conn, h, d, logger)
+		})
 	}
 }
 
-func serveMembershipConn(conn net.Conn, h MembershipHandler, d *transport.Dialer, logger hclog.Logger) {
+func serveMembershipConn(stop context.Context, conn net.Conn, h MembershipHandler, d *transport.Dialer, logger hclog.Logger) {
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(membershipTimeout + 5*time.Second))
 	line, err := bufio.NewReader(io.LimitReader(conn, 1024)).ReadString('\n')
@@ -114,19 +125,19 @@ func serveMembershipConn(conn net.Conn, h MembershipHandler, d *transport.Dialer
 	line = strings.TrimSpace(line)
 	if line == "BACKUP" || line == "RELAYED BACKUP" {
 		conn.SetDeadline(time.Now().Add(BackupTimeout))
-		serveBackup(conn, line == "RELAYED BACKUP", h, d, logger)
+		serveBackup(stop, conn, line == "RELAYED BACKUP", h, d, logger)
 		return
 	}
-	answer := answerMembership(line, h, d, logger)
+	answer := answerMembership(stop, line, h, d, logger)
 	io.WriteString(conn, answer+"\n")
 }
 
 // serveBackup answers BACKUP on the leader, or carries it there once.
-func serveBackup(conn net.Conn, relayed bool, h MembershipHandler, d *transport.Dialer, logger hclog.Logger) {
+func serveBackup(stop context.Context, conn net.Conn, relayed bool, h MembershipHandler, d *transport.Dialer, logger hclog.Logger) {
 	b, err := h.Backup()
 	if errors.Is(err, ErrNotLeader) {
 		if leader := h.LeaderAddress(); !relayed && leader != "" {
-			if err := relayBackup(d, leader, conn); err != nil {
+			if err := relayBackup(stop, d, leader, conn); err != nil {
 				logger.Info("backup: relaying to the leader failed", "leader", leader, "error", err)
 			}
 			return
@@ -145,7 +156,7 @@ func serveBackup(conn net.Conn, relayed bool, h MembershipHandler, d *transport.
 	logger.Info("backup taken", "index", b.Index, "bytes", len(b.State), "remote", conn.RemoteAddr())
 }
 
-func answerMembership(line string, h MembershipHandler, d *transport.Dialer, logger hclog.Logger) string {
+func answerMembership(stop context.Context, line string, h MembershipHandler, d *transport.Dialer, logger hclog.Logger) string {
 	relayed := false
 	if rest, ok := strings.CutPrefix(line, "RELAYED "); ok {
 		relayed, line = true, rest
@@ -181,7 +192,7 @@ func answerMembership(line string, h MembershipHandler, d *transport.Dialer, log
 		if relayed || leader == "" {
 			return noLeaderAnswer
 		}
-		answer, rerr := requestLine(d, leader, "RELAYED "+line, membershipTimeout)
+		answer, rerr := requestLineUntil(stop, d, leader, "RELAYED "+line, membershipTimeout)
 		if rerr != nil {
 			return "ERROR the leader did not answer: " + oneLine(rerr.Error())
 		}
@@ -218,11 +229,17 @@ func membersLine(members []Member) string {
 // requestLine sends one request line to the membership service at addr and
 // returns the answer line (without its newline).
 func requestLine(d *transport.Dialer, addr, line string, timeout time.Duration) (string, error) {
+	return requestLineUntil(context.Background(), d, addr, line, timeout)
+}
+
+// requestLineUntil is requestLine, cut off when stop is done.
+func requestLineUntil(stop context.Context, d *transport.Dialer, addr, line string, timeout time.Duration) (string, error) {
 	conn, err := d.Dial(transport.HeaderMembership, addr, timeout)
 	if err != nil {
 		return "", err
 	}
 	defer conn.Close()
+	defer context.AfterFunc(stop, func() { conn.Close() })()
 	conn.SetDeadline(time.Now().Add(timeout))
 	if _, err := io.WriteString(conn, line+"\n"); err != nil {
 		return "", fmt.Errorf("send to %s: %w", addr, err)

@@ -1,0 +1,137 @@
+package cluster
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/seatd/seatd/internal/testutil"
+	"github.com/seatd/seatd/transport"
+)
+
+// followerHandler leads nothing and names leader as the leader.
+type followerHandler struct{ leader string }
+
+func (h followerHandler) NodeStatus() NodeStatus             { return NodeStatus{} }
+func (h followerHandler) Backup() (*Backup, error)           { return nil, ErrNotLeader }
+func (h followerHandler) Join(id, address string) error      { return ErrNotLeader }
+func (h followerHandler) Members() ([]Member, error)         { return nil, ErrNotLeader }
+func (h followerHandler) Remove(id string, force bool) error { return ErrNotLeader }
+func (h followerHandler) AppliedIndex() uint64               { return 0 }
+func (h followerHandler) LeaderAddress() string              { return h.leader }
+
+// silentLeader accepts membership connections, records the request line
+// each sends, and never answers.
+type silentLeader struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	lines []string
+	conns []net.Conn
+}
+
+func startSilentLeader(t *testing.T) *silentLeader {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &silentLeader{ln: ln}
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			l.mu.Lock()
+			l.conns = append(l.conns, conn)
+			l.mu.Unlock()
+			go func() {
+				r := bufio.NewReader(conn)
+				if _, err := r.ReadByte(); err != nil { // the service header
+					return
+				}
+				line, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				l.mu.Lock()
+				l.lines = append(l.lines, strings.TrimSpace(line))
+				l.mu.Unlock()
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, c := range l.conns {
+			c.Close()
+		}
+	})
+	return l
+}
+
+func (l *silentLeader) received(line string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, got := range l.lines {
+		if got == line {
+			return true
+		}
+	}
+	return false
+}
+
+// TestStoppingCutsOffRelays: a follower relaying a request to a leader that
+// does not answer must not hold its own stop for the relay's timeout
+// (membershipTimeout, 25 s): closing the listener ends the relay, and the
+// client's connection, at once.
+func TestStoppingCutsOffRelays(t *testing.T) {
+	for _, tc := range []struct{ request, relayed string }{
+		{"JOIN n9 127.0.0.1:1", "RELAYED JOIN n9 127.0.0.1:1"},
+		{"MEMBERS", "RELAYED MEMBERS"},
+		{"BACKUP", "RELAYED BACKUP"},
+	} {
+		t.Run(strings.Fields(tc.request)[0], func(t *testing.T) {
+			leader := startSilentLeader(t)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			served := make(chan struct{})
+			go func() {
+				defer close(served)
+				ServeMembership(ln, followerHandler{leader: leader.ln.Addr().String()}, &transport.Dialer{}, hclog.NewNullLogger())
+			}()
+
+			client, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			if _, err := io.WriteString(client, tc.request+"\n"); err != nil {
+				t.Fatal(err)
+			}
+			testutil.WaitFor(t, 5*time.Second, "the request relayed to the leader", func() bool {
+				return leader.received(tc.relayed)
+			})
+
+			ln.Close()
+			select {
+			case <-served:
+			case <-time.After(3 * time.Second):
+				t.Fatal("ServeMembership still waits for a relay 3 s after its listener closed")
+			}
+			client.SetReadDeadline(time.Now().Add(3 * time.Second))
+			if _, err := io.ReadAll(client); err != nil {
+				t.Errorf("the client's connection was not ended: %v", err)
+			}
+		})
+	}
+}
