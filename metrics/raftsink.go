@@ -100,35 +100,50 @@ func (r *raftSeries) is(kind seriesKind, key []string, labels []gometrics.Label)
 func (s *raftSink) get(kind seriesKind, key []string, labels []gometrics.Label) *raftSeries {
 	h := s.hash(kind, key, labels)
 	s.mu.RLock()
-	for _, r := range s.series[h] {
-		if r.is(kind, key, labels) {
-			s.mu.RUnlock()
-			return r
-		}
-	}
+	r := s.find(h, kind, key, labels)
 	s.mu.RUnlock()
-
+	if r != nil {
+		return r
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if r := s.find(h, kind, key, labels); r != nil {
+		return r // created meanwhile
+	}
+	r = s.newSeries(kind, key, labels)
+	s.series[h] = append(s.series[h], r)
+	return r
+}
+
+// find returns the series of hash h that is kind, key and labels, or nil;
+// s.mu is held.
+func (s *raftSink) find(h uint64, kind seriesKind, key []string, labels []gometrics.Label) *raftSeries {
 	for _, r := range s.series[h] {
 		if r.is(kind, key, labels) {
 			return r
 		}
 	}
+	return nil
+}
+
+// newSeries creates a series and records its shape under its name; s.mu
+// is held for writing.
+func (s *raftSink) newSeries(kind seriesKind, key []string, labels []gometrics.Label) *raftSeries {
 	r := &raftSeries{kind: kind, key: slices.Clone(key), labels: slices.Clone(labels)}
 	name := s.seriesName(key)
 	help := "hashicorp/raft's " + strings.Join(key, ".") + " (through go-metrics)"
 	constLabels := prometheus.Labels{}
-	shape := []string{string(rune('0' + kind))}
+	labelNames := make([]string, 0, len(labels))
 	for _, l := range labels {
 		constLabels[sanitize(l.Name)] = l.Value
-		shape = append(shape, sanitize(l.Name))
+		labelNames = append(labelNames, sanitize(l.Name))
 	}
-	slices.Sort(shape[1:])
+	slices.Sort(labelNames)
+	shape := string(rune('0'+kind)) + "," + strings.Join(labelNames, ",")
 	if first, ok := s.families[name]; ok {
-		r.hidden = first != strings.Join(shape, ",")
+		r.hidden = first != shape
 	} else {
-		s.families[name] = strings.Join(shape, ",")
+		s.families[name] = shape
 	}
 	if len(constLabels) != len(labels) { // two label names became one
 		r.hidden = true
@@ -141,7 +156,6 @@ func (s *raftSink) get(kind seriesKind, key []string, labels []gometrics.Label) 
 	case kindSample:
 		r.hist = prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, ConstLabels: constLabels, Buckets: raftHistogramBuckets})
 	}
-	s.series[h] = append(s.series[h], r)
 	return r
 }
 
