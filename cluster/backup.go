@@ -172,7 +172,7 @@ func ReadBackupFile(path string) (*Backup, error) {
 // relayBackup carries a BACKUP to the leader at addr and copies its whole
 // answer, header and bytes, to w.
 func relayBackup(stop context.Context, d *transport.Dialer, addr string, w io.Writer) error {
-	conn, err := d.Dial(transport.HeaderMembership, addr, 10*time.Second)
+	conn, err := d.DialContext(stop, transport.HeaderMembership, addr, 10*time.Second)
 	if err != nil {
 		return err
 	}

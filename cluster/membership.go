@@ -92,7 +92,9 @@ const JoinTimeout = membershipTimeout + 5*time.Second
 
 // ServeMembership answers every connection accepted from ln until ln
 // closes, each on its own goroutine (a configuration change takes a
-// commit). It returns when ln's Accept fails and every answer is sent.
+// commit). When ln's Accept fails, it cuts off the requests still under
+// way (their connections, and the relays carrying them to the leader, are
+// closed) and returns once their goroutines have ended.
 func ServeMembership(ln net.Listener, h MembershipHandler, d *transport.Dialer, logger hclog.Logger) {
 	// Once ln closes, requests under way are cut off: their connections,
 	// and those relaying them to the leader, are closed (a relay may
@@ -234,7 +236,7 @@ func requestLine(d *transport.Dialer, addr, line string, timeout time.Duration) 
 
 // requestLineUntil is requestLine, cut off when stop is done.
 func requestLineUntil(stop context.Context, d *transport.Dialer, addr, line string, timeout time.Duration) (string, error) {
-	conn, err := d.Dial(transport.HeaderMembership, addr, timeout)
+	conn, err := d.DialContext(stop, transport.HeaderMembership, addr, timeout)
 	if err != nil {
 		return "", err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/seatd/seatd/certs"
 	"github.com/seatd/seatd/internal/testutil"
 	"github.com/seatd/seatd/transport"
 )
@@ -77,6 +78,12 @@ func startSilentLeader(t *testing.T) *silentLeader {
 	return l
 }
 
+func (l *silentLeader) accepted() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
 func (l *silentLeader) received(line string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -86,6 +93,43 @@ func (l *silentLeader) received(line string) bool {
 		}
 	}
 	return false
+}
+
+// startFollower serves membership as a follower whose leader is at
+// leaderAddr, dialling it with d; served is closed when ServeMembership
+// returns.
+func startFollower(t *testing.T, leaderAddr string, d *transport.Dialer) (ln net.Listener, served chan struct{}) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served = make(chan struct{})
+	go func() {
+		defer close(served)
+		ServeMembership(ln, followerHandler{leader: leaderAddr}, d, hclog.NewNullLogger())
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-served
+	})
+	return ln, served
+}
+
+// stopAndWait closes the follower's listener and fails unless
+// ServeMembership returns, and client's connection ends, within 3 s.
+func stopAndWait(t *testing.T, ln net.Listener, served chan struct{}, client net.Conn) {
+	t.Helper()
+	ln.Close()
+	select {
+	case <-served:
+	case <-time.After(3 * time.Second):
+		t.Fatal("ServeMembership still waits 3 s after its listener closed")
+	}
+	client.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := io.ReadAll(client); err != nil {
+		t.Errorf("the client's connection was not ended: %v", err)
+	}
 }
 
 // TestStoppingCutsOffRelays: a follower relaying a request to a leader that
@@ -100,38 +144,71 @@ func TestStoppingCutsOffRelays(t *testing.T) {
 	} {
 		t.Run(strings.Fields(tc.request)[0], func(t *testing.T) {
 			leader := startSilentLeader(t)
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			served := make(chan struct{})
-			go func() {
-				defer close(served)
-				ServeMembership(ln, followerHandler{leader: leader.ln.Addr().String()}, &transport.Dialer{}, hclog.NewNullLogger())
-			}()
-
-			client, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
-			if _, err := io.WriteString(client, tc.request+"\n"); err != nil {
-				t.Fatal(err)
-			}
+			ln, served := startFollower(t, leader.ln.Addr().String(), &transport.Dialer{})
+			client := sendLine(t, ln.Addr().String(), tc.request)
 			testutil.WaitFor(t, 5*time.Second, "the request relayed to the leader", func() bool {
 				return leader.received(tc.relayed)
 			})
-
-			ln.Close()
-			select {
-			case <-served:
-			case <-time.After(3 * time.Second):
-				t.Fatal("ServeMembership still waits for a relay 3 s after its listener closed")
-			}
-			client.SetReadDeadline(time.Now().Add(3 * time.Second))
-			if _, err := io.ReadAll(client); err != nil {
-				t.Errorf("the client's connection was not ended: %v", err)
-			}
+			stopAndWait(t, ln, served, client)
 		})
 	}
+}
+
+// TestStoppingCutsOffRelayHandshakes: with peer TLS, a relay to a leader
+// that accepts the connection but never answers the TLS handshake is cut
+// off too (the dial itself honours the stop, not only the connection it
+// returns).
+func TestStoppingCutsOffRelayHandshakes(t *testing.T) {
+	dir := t.TempDir()
+	if err := certs.GenerateCA(dir, "", 0, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := certs.IssueNode(dir, dir, "n1", []string{"127.0.0.1"}, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := certs.Files(dir, "n1")
+	caFile, _ := certs.Files(dir, certs.CAName)
+	peer, err := transport.PeerTLS(certFile, keyFile, caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, request := range []string{"MEMBERS", "BACKUP"} {
+		t.Run(request, func(t *testing.T) {
+			leader := startSilentLeader(t)
+			ln, served := startFollower(t, leader.ln.Addr().String(), &transport.Dialer{Peer: peer})
+			client := sendLine(t, ln.Addr().String(), request)
+			testutil.WaitFor(t, 5*time.Second, "the relay's connection accepted by the leader", func() bool {
+				return leader.accepted() > 0
+			})
+			stopAndWait(t, ln, served, client)
+		})
+	}
+}
+
+// TestStoppingCutsOffSilentClients: a client that connects and never sends
+// its request line does not hold a stopping node for the connection's
+// deadline.
+func TestStoppingCutsOffSilentClients(t *testing.T) {
+	ln, served := startFollower(t, "127.0.0.1:1", &transport.Dialer{})
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	stopAndWait(t, ln, served, client)
+}
+
+// sendLine connects to addr and sends line; the connection is closed when
+// the test ends.
+func sendLine(t *testing.T, addr, line string) net.Conn {
+	t.Helper()
+	client, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	if _, err := io.WriteString(client, line+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	return client
 }

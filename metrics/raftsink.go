@@ -31,18 +31,31 @@ type raftSink struct {
 
 	mu     sync.RWMutex
 	series map[uint64][]*raftSeries // by hash of kind, key and labels
-	// families maps a series name to the kind and label names of its
-	// first series: one name with two shapes would make the registry
-	// refuse the whole scrape, so a series of another shape is kept but
-	// not served.
+	// families maps a series name to the identity of its first series:
+	// its kind, go-metrics key and label names as Raft spelled them. Two
+	// series of one name that differ in any of these (another kind,
+	// other labels, or keys such as a-b and a_b that sanitize alike)
+	// would make the registry refuse the whole scrape, so a later one is
+	// kept but not served.
 	families map[string]string
 }
 
-// gaugeExpiry is how long a gauge that is no longer set stays on /metrics:
-// Raft sets some only in one role (the leader's dispatch gauges), and a
-// node that lost that role should stop showing them, as go-metrics' own
-// sink did.
+// gaugeExpiry is how long a leader's gauge that is no longer set stays on
+// /metrics. Raft sets the gauges under raft.leader (dispatchNumLogs,
+// oldestLogAge) only while it leads, and a node that lost leadership
+// should stop showing them. Every other gauge stays until set again: Raft
+// sets raft.peers only when the configuration changes and
+// raft.fsm.lastRestoreDuration only after a restore, and both must not
+// vanish from a cluster that is merely stable. Counters and histograms
+// stay for the life of the process, as with the client library's own
+// vectors (a removed peer's peer_id series keeps its last values).
 const gaugeExpiry = time.Minute
+
+// expires reports whether a gauge of key is hidden once not set for
+// gaugeExpiry: the leader's own gauges.
+func expires(key []string) bool {
+	return len(key) > 2 && key[0] == "raft" && key[1] == "leader"
+}
 
 // raftHistogramBuckets spans go-metrics' samples: timings from 10 µs to
 // 10 s in milliseconds, and counts up to a few thousand.
@@ -67,7 +80,10 @@ type raftSeries struct {
 	hist    prometheus.Histogram
 	// setAt is when a gauge was last set (Unix nanoseconds).
 	setAt atomic.Int64
-	// hidden: the series' name is taken by a series of another shape.
+	// expires: a gauge hidden once not set for gaugeExpiry.
+	expires bool
+	// hidden: the series is not served, because its name is taken by a
+	// series of another identity or its labels would break the scrape.
 	hidden bool
 }
 
@@ -126,27 +142,32 @@ func (s *raftSink) find(h uint64, kind seriesKind, key []string, labels []gometr
 	return nil
 }
 
-// newSeries creates a series and records its shape under its name; s.mu
-// is held for writing.
+// newSeries creates a series and records its identity under its name;
+// s.mu is held for writing.
 func (s *raftSink) newSeries(kind seriesKind, key []string, labels []gometrics.Label) *raftSeries {
-	r := &raftSeries{kind: kind, key: slices.Clone(key), labels: slices.Clone(labels)}
+	r := &raftSeries{kind: kind, key: slices.Clone(key), labels: slices.Clone(labels), expires: kind == kindGauge && expires(key)}
 	name := s.seriesName(key)
 	help := "hashicorp/raft's " + strings.Join(key, ".") + " (through go-metrics)"
 	constLabels := prometheus.Labels{}
-	labelNames := make([]string, 0, len(labels))
+	rawNames := make([]string, 0, len(labels))
 	for _, l := range labels {
-		constLabels[sanitize(l.Name)] = l.Value
-		labelNames = append(labelNames, sanitize(l.Name))
+		n := sanitize(l.Name)
+		if _, twice := constLabels[n]; twice || !servableLabel(kind, n) {
+			r.hidden = true
+		}
+		constLabels[n] = l.Value
+		rawNames = append(rawNames, l.Name)
 	}
-	slices.Sort(labelNames)
-	shape := string(rune('0'+kind)) + "," + strings.Join(labelNames, ",")
+	slices.Sort(rawNames)
+	identity := string(rune('0'+kind)) + "\x00" + strings.Join(key, "\x00") + "\x01" + strings.Join(rawNames, "\x00")
 	if first, ok := s.families[name]; ok {
-		r.hidden = first != shape
-	} else {
-		s.families[name] = shape
+		r.hidden = r.hidden || first != identity
+	} else if !r.hidden {
+		s.families[name] = identity
 	}
-	if len(constLabels) != len(labels) { // two label names became one
-		r.hidden = true
+	if r.hidden {
+		// Never served: no labels, so that building it cannot panic.
+		constLabels = nil
 	}
 	switch kind {
 	case kindCounter:
@@ -164,6 +185,13 @@ func (s *raftSink) newSeries(kind seriesKind, key []string, labels []gometrics.L
 // replaced by "_" (as go-metrics' own sink named them: seatd_raft_commitTime).
 func (s *raftSink) seriesName(key []string) string {
 	return sanitize(s.prefix + "_" + strings.Join(key, "_"))
+}
+
+// servableLabel reports whether a sanitized label name may be served on a
+// series of kind: not empty, not reserved (__), and not le on a
+// histogram, whose buckets own it (the client library panics on it).
+func servableLabel(kind seriesKind, name string) bool {
+	return name != "" && !strings.HasPrefix(name, "__") && !(kind == kindSample && name == "le")
 }
 
 func sanitize(name string) string {
@@ -230,7 +258,7 @@ func (s *raftSink) Collect(ch chan<- prometheus.Metric) {
 			case kindCounter:
 				ch <- r.counter
 			case kindGauge:
-				if r.setAt.Load() >= expired {
+				if !r.expires || r.setAt.Load() >= expired {
 					ch <- r.gauge
 				}
 			case kindSample:

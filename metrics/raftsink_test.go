@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"sync"
@@ -17,19 +18,28 @@ import (
 // test (it would make /metrics answer 500).
 func gatherSink(t *testing.T, s *raftSink) map[string]*dto.MetricFamily {
 	t.Helper()
+	byName, err := gather(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return byName
+}
+
+// gather registers s alone and gathers it, by family name.
+func gather(s *raftSink) (map[string]*dto.MetricFamily, error) {
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(s); err != nil {
-		t.Fatalf("register: %v", err)
+		return nil, fmt.Errorf("register: %w", err)
 	}
 	families, err := reg.Gather()
 	if err != nil {
-		t.Fatalf("gather: %v", err)
+		return nil, fmt.Errorf("gather: %w", err)
 	}
 	byName := make(map[string]*dto.MetricFamily)
 	for _, f := range families {
 		byName[f.GetName()] = f
 	}
-	return byName
+	return byName, nil
 }
 
 func labelsOf(m *dto.Metric) string {
@@ -109,6 +119,19 @@ func TestRaftSinkRefusesWhatWouldBreakTheScrape(t *testing.T) {
 	// Two labels that sanitize to one name.
 	s.AddSampleWithLabels([]string{"raft", "twice"}, 1, []gometrics.Label{{Name: "a-b", Value: "1"}, {Name: "a.b", Value: "2"}})
 	s.EmitKey([]string{"raft", "key"}, 1)
+	// Two keys that sanitize to one name: the first is served.
+	s.IncrCounter([]string{"raft", "a-b"}, 3)
+	s.IncrCounter([]string{"raft", "a_b"}, 4)
+	s.IncrCounter([]string{"raft_a", "b"}, 5)
+	// Label names that differ only before sanitizing, on two series of
+	// one name: the first is served.
+	s.AddSampleWithLabels([]string{"raft", "lbl"}, 1, []gometrics.Label{{Name: "peer-id", Value: "n1"}})
+	s.AddSampleWithLabels([]string{"raft", "lbl"}, 1, []gometrics.Label{{Name: "peer_id", Value: "n2"}})
+	// Label names the client library refuses, or panics on: le on a
+	// histogram, empty, reserved.
+	s.AddSampleWithLabels([]string{"raft", "le"}, 1, []gometrics.Label{{Name: "le", Value: "1"}})
+	s.IncrCounterWithLabels([]string{"raft", "empty"}, 1, []gometrics.Label{{Name: "", Value: "1"}})
+	s.SetGaugeWithLabels([]string{"raft", "reserved"}, 1, []gometrics.Label{{Name: "__name__", Value: "x"}})
 
 	got := gatherSink(t, s)
 	f := got["seatd_raft_apply"]
@@ -124,6 +147,22 @@ func TestRaftSinkRefusesWhatWouldBreakTheScrape(t *testing.T) {
 	if f := got["seatd_raft_key"]; f != nil {
 		t.Errorf("EmitKey made a series: %v", f)
 	}
+	if f := got["seatd_raft_a_b"]; len(f.GetMetric()) != 1 || f.GetMetric()[0].GetCounter().GetValue() != 3 {
+		t.Errorf("seatd_raft_a_b = %v, want raft.a-b's counter alone (3)", f)
+	}
+	if f := got["seatd_raft_lbl"]; len(f.GetMetric()) != 1 || labelsOf(f.GetMetric()[0]) != "peer_id=n1" {
+		t.Errorf("seatd_raft_lbl = %v, want the peer-id series alone", f)
+	}
+	for _, name := range []string{"seatd_raft_le", "seatd_raft_empty", "seatd_raft_reserved"} {
+		if f := got[name]; f != nil {
+			t.Errorf("a series with a label the client library refuses was served: %v", f)
+		}
+	}
+	// A series hidden for its labels does not claim its name.
+	s.AddSample([]string{"raft", "le"}, 2)
+	if f := gatherSink(t, s)["seatd_raft_le"]; len(f.GetMetric()) != 1 || f.GetMetric()[0].GetHistogram().GetSampleSum() != 2 {
+		t.Errorf("seatd_raft_le = %v, want the unlabelled series", f)
+	}
 }
 
 func TestRaftSinkGaugesExpire(t *testing.T) {
@@ -131,6 +170,7 @@ func TestRaftSinkGaugesExpire(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	s.now = func() time.Time { return now }
 	s.SetGauge([]string{"raft", "leader", "dispatchNumLogs"}, 4)
+	s.SetGauge([]string{"raft", "peers"}, 3)
 	s.IncrCounter([]string{"raft", "apply"}, 1)
 	now = now.Add(gaugeExpiry - time.Second)
 	if got := gatherSink(t, s); got["seatd_raft_leader_dispatchNumLogs"] == nil {
@@ -144,36 +184,60 @@ func TestRaftSinkGaugesExpire(t *testing.T) {
 	if got["seatd_raft_apply"] == nil {
 		t.Error("a counter expired: counters stay")
 	}
+	if got["seatd_raft_peers"] == nil {
+		t.Error("raft.peers expired: Raft sets it only when the configuration changes")
+	}
 	s.SetGauge([]string{"raft", "leader", "dispatchNumLogs"}, 6)
 	if got := gatherSink(t, s); got["seatd_raft_leader_dispatchNumLogs"].GetMetric()[0].GetGauge().GetValue() != 6 {
 		t.Error("a gauge set again is not served with its new value")
 	}
 }
 
+// TestRaftSinkConcurrentUse: samples, new series and scrapes at once (run
+// with -race): every sample is counted, and no scrape fails.
 func TestRaftSinkConcurrentUse(t *testing.T) {
 	s := newRaftSink("seatd")
 	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	scrapes := make(chan error, 1)
+	go func() { // scrapes until the samples are in
+		defer close(scrapes)
+		for {
+			if _, err := gather(s); err != nil {
+				scrapes <- err
+				return
+			}
+			select {
+			case <-stop:
+				return
+			default:
+			}
+		}
+	}()
 	for g := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			peer := []gometrics.Label{{Name: "peer_id", Value: string(rune('a' + g%2))}}
-			for range 1000 {
+			for i := range 1000 {
 				s.AddSampleWithLabels([]string{"raft", "rpc"}, 1, peer)
 				s.IncrCounter([]string{"raft", "apply"}, 1)
+				// A new series every few samples, while scrapes run.
+				if i%50 == 0 {
+					s.SetGaugeWithLabels([]string{"raft", "fresh"}, 1, []gometrics.Label{{Name: "n", Value: fmt.Sprint(g, "-", i)}})
+				}
 			}
 		}()
 	}
-	done := make(chan struct{})
-	go func() { // scrapes while the samples arrive
-		defer close(done)
-		for range 20 {
-			gatherSink(t, s)
-		}
-	}()
 	wg.Wait()
-	<-done
+	close(stop)
+	if err := <-scrapes; err != nil {
+		t.Fatalf("a scrape during the samples failed: %v", err)
+	}
 	got := gatherSink(t, s)
+	if n := len(got["seatd_raft_fresh"].GetMetric()); n != 8*20 {
+		t.Errorf("seatd_raft_fresh has %d series, want %d", n, 8*20)
+	}
 	if v := got["seatd_raft_apply"].GetMetric()[0].GetCounter().GetValue(); v != 8000 {
 		t.Errorf("seatd_raft_apply = %v, want 8000", v)
 	}

@@ -21,15 +21,23 @@ type Dialer struct {
 // Dial connects to addr and announces service header. The connection is
 // ready for the service's own protocol when Dial returns.
 func (d *Dialer) Dial(header byte, addr string, timeout time.Duration) (net.Conn, error) {
+	return d.DialContext(context.Background(), header, addr, timeout)
+}
+
+// DialContext is Dial, also given up as soon as ctx is done: a node that
+// stops must not wait out the timeout of a connect or a TLS handshake to
+// a peer that does not answer.
+func (d *Dialer) DialContext(ctx context.Context, header byte, addr string, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	var conn net.Conn
 	var err error
 	if d.Peer != nil {
-		td := &tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: d.Peer.ClientConfig(addr)}
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		td := &tls.Dialer{Config: d.Peer.ClientConfig(addr)}
 		conn, err = td.DialContext(ctx, "tcp", addr)
-		cancel()
 	} else {
-		conn, err = net.DialTimeout("tcp", addr, timeout)
+		var nd net.Dialer
+		conn, err = nd.DialContext(ctx, "tcp", addr)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
