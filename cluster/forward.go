@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -59,6 +60,10 @@ type ForwarderConfig struct {
 // connections. It is safe for concurrent use.
 type Forwarder struct {
 	cfg ForwarderConfig
+	// stop is cancelled by Close: a dial or TLS handshake under way to a
+	// leader that does not answer is given up at once.
+	stop       context.Context
+	cancelStop context.CancelFunc
 
 	mu     sync.Mutex
 	pools  map[string][]*fwdConn // by leader address
@@ -81,7 +86,8 @@ func NewForwarder(cfg ForwarderConfig) *Forwarder {
 		cfg.Logger = hclog.NewNullLogger()
 	}
 	cfg.Logger = cfg.Logger.Named("forwarder")
-	return &Forwarder{cfg: cfg, pools: make(map[string][]*fwdConn)}
+	stop, cancel := context.WithCancel(context.Background())
+	return &Forwarder{cfg: cfg, stop: stop, cancelStop: cancel, pools: make(map[string][]*fwdConn)}
 }
 
 // Send queues r for the leader at addr (its node-to-node address). Requests
@@ -146,8 +152,9 @@ func (f *Forwarder) remove(c *fwdConn) {
 	delete(f.pools, c.addr)
 }
 
-// Close closes every connection (requests still waiting get ErrConnLost or
-// ErrNotSent) and waits for the Forwarder's goroutines.
+// Close closes every connection, gives up dials under way (requests still
+// waiting get ErrConnLost or ErrNotSent) and waits for the Forwarder's
+// goroutines.
 func (f *Forwarder) Close() error {
 	f.mu.Lock()
 	f.closed = true
@@ -160,6 +167,7 @@ func (f *Forwarder) Close() error {
 		}
 	}
 	f.mu.Unlock()
+	f.cancelStop()
 	for _, c := range all {
 		c.fail(ErrClosed)
 	}
@@ -244,7 +252,7 @@ func (c *fwdConn) fail(cause error) {
 // connection dies.
 func (c *fwdConn) run() {
 	defer c.f.wg.Done()
-	conn, err := c.f.cfg.Dialer.Dial(transport.HeaderForward, c.addr, c.f.cfg.DialTimeout)
+	conn, err := c.f.cfg.Dialer.DialContext(c.f.stop, transport.HeaderForward, c.addr, c.f.cfg.DialTimeout)
 	if err != nil {
 		c.fail(fmt.Errorf("dial leader: %w", err))
 		return

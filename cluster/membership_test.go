@@ -159,6 +159,24 @@ func TestStoppingCutsOffRelays(t *testing.T) {
 // off too (the dial itself honours the stop, not only the connection it
 // returns).
 func TestStoppingCutsOffRelayHandshakes(t *testing.T) {
+	peer := peerTLS(t)
+	for _, request := range []string{"MEMBERS", "BACKUP"} {
+		t.Run(request, func(t *testing.T) {
+			leader := startSilentLeader(t)
+			ln, served := startFollower(t, leader.ln.Addr().String(), &transport.Dialer{Peer: peer})
+			client := sendLine(t, ln.Addr().String(), request)
+			testutil.WaitFor(t, 5*time.Second, "the relay's connection accepted by the leader", func() bool {
+				return leader.accepted() > 0
+			})
+			stopAndWait(t, ln, served, client)
+		})
+	}
+}
+
+// peerTLS is the peer TLS of a node n1 at 127.0.0.1, from a CA made for
+// the test.
+func peerTLS(t *testing.T) *transport.PeerConfig {
+	t.Helper()
 	dir := t.TempDir()
 	if err := certs.GenerateCA(dir, "", 0, false); err != nil {
 		t.Fatal(err)
@@ -172,17 +190,7 @@ func TestStoppingCutsOffRelayHandshakes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, request := range []string{"MEMBERS", "BACKUP"} {
-		t.Run(request, func(t *testing.T) {
-			leader := startSilentLeader(t)
-			ln, served := startFollower(t, leader.ln.Addr().String(), &transport.Dialer{Peer: peer})
-			client := sendLine(t, ln.Addr().String(), request)
-			testutil.WaitFor(t, 5*time.Second, "the relay's connection accepted by the leader", func() bool {
-				return leader.accepted() > 0
-			})
-			stopAndWait(t, ln, served, client)
-		})
-	}
+	return peer
 }
 
 // TestStoppingCutsOffSilentClients: a client that connects and never sends
