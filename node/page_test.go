@@ -75,3 +75,37 @@ func TestLivePageInChromium(t *testing.T) {
 		t.Errorf("seat 4 is not free on the page")
 	}
 }
+
+// The seat map shows a page of 1,000 seats: an event of 2,500 is paged,
+// ?from= picks the page (kept in the address), and a from past the last
+// seat shows the last page.
+func TestLivePagePagesTheSeatMap(t *testing.T) {
+	browser := chromium(t)
+	tc := newTestCluster(t, 3, 2500, withHTTP)
+	leader := tc.waitForLeader()
+	if got := tc.line(t, leader).Do(t, "RESERVE 2100 alice"); got != "SUCCESS" {
+		t.Fatalf("RESERVE = %q", got)
+	}
+	tc.waitConverged()
+	base := "http://" + tc.nodes[tc.followers()[0]].HTTPAddr() + "/"
+
+	dom := renderedPage(t, browser, base)
+	if !strings.Contains(dom, `<div id="paging">`) || !strings.Contains(dom, "seats 1–1000 of 2500") {
+		t.Fatalf("the first page does not offer paging over 2500 seats:\n%s", dom)
+	}
+	if strings.Contains(dom, `id="seat-1001"`) {
+		t.Errorf("the first page shows seat 1001")
+	}
+	for _, url := range []string{base + "?event=default&from=2001", base + "?from=9001"} {
+		dom = renderedPage(t, browser, url)
+		if !strings.Contains(dom, "seats 2001–2500 of 2500") {
+			t.Fatalf("%s: not the last page:\n%s", url, dom)
+		}
+		if !strings.Contains(dom, `<div class="seat booked" id="seat-2100"`) || strings.Contains(dom, `id="seat-1"`) {
+			t.Errorf("%s: seat 2100 is not shown booked, or seat 1 is still shown", url)
+		}
+		if !strings.Contains(dom, `<button id="next" type="button" disabled="">`) {
+			t.Errorf("%s: next is not disabled on the last page", url)
+		}
+	}
+}

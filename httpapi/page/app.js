@@ -1,10 +1,27 @@
 // The live page: polls this node's HTTP port and redraws the cluster and
-// one event's seat map (the first 1,000 seats). No library, nothing fetched
-// from elsewhere.
+// one event's seat map, a page of up to 1,000 seats at a time (previous /
+// next, or ?from=N in the address). No library, nothing fetched from
+// elsewhere.
 "use strict";
 
+const pageSize = 1000;
 const params = new URLSearchParams(location.search);
 let event = params.get("event") || "default";
+let from = Math.max(1, parseInt(params.get("from") || "1", 10) || 1);
+
+// showAddress keeps the event and the page in the address, so that a
+// reload or a shared link shows the same seats.
+function showAddress() {
+  const q = new URLSearchParams({ event: event });
+  if (from > 1) q.set("from", String(from));
+  history.replaceState(null, "", "?" + q.toString());
+}
+
+function goTo(first) {
+  from = Math.max(1, first);
+  showAddress();
+  refresh();
+}
 
 function el(tag, cls, text) {
   const e = document.createElement(tag);
@@ -44,11 +61,18 @@ function drawEvents(list) {
 
 function drawSeats(page) {
   document.getElementById("counts").textContent =
-    page.seats + " seats: " + page.free + " free, " + page.held + " held, " + page.booked + " booked" +
-    (page.seats > page.page.length ? " (first " + page.page.length + " shown)" : "");
+    page.seats + " seats: " + page.free + " free, " + page.held + " held, " + page.booked + " booked";
+  const last = page.from + page.page.length - 1;
+  const paged = page.seats > page.page.length || page.from > 1;
+  document.getElementById("paging").hidden = !paged;
+  document.getElementById("range").textContent =
+    page.page.length ? "seats " + page.from + "–" + last + " of " + page.seats : "no seats from " + page.from;
+  document.getElementById("prev").disabled = page.from <= 1;
+  document.getElementById("next").disabled = !page.next;
   const grid = document.getElementById("seats");
-  if (grid.children.length !== page.page.length) {
+  if (grid.children.length !== page.page.length || grid.dataset.from !== String(page.from)) {
     grid.replaceChildren(...page.page.map(s => { const d = el("div", "seat"); d.id = "seat-" + s.seat; return d; }));
+    grid.dataset.from = String(page.from);
   }
   page.page.forEach((s, i) => {
     const d = grid.children[i];
@@ -63,10 +87,16 @@ async function refresh() {
   try {
     const [cluster, events, page] = await Promise.all([
       getJSON("v1/cluster"), getJSON("v1/events"),
-      getJSON("v1/events/" + encodeURIComponent(event) + "/seats?from=1&count=1000"),
+      getJSON("v1/events/" + encodeURIComponent(event) + "/seats?from=" + from + "&count=" + pageSize),
     ]);
     drawNodes(cluster);
     drawEvents(events);
+    if (page.page.length === 0 && from > 1 && page.seats > 0) {
+      // Past the event's last seat (a smaller event, or an old link):
+      // show its last page instead.
+      goTo(Math.floor((page.seats - 1) / pageSize) * pageSize + 1);
+      return;
+    }
     drawSeats(page);
     document.getElementById("error").textContent = "";
   } catch (e) {
@@ -76,8 +106,9 @@ async function refresh() {
 
 document.getElementById("event").addEventListener("change", e => {
   event = e.target.value;
-  history.replaceState(null, "", "?event=" + encodeURIComponent(event));
-  refresh();
+  goTo(1);
 });
+document.getElementById("prev").addEventListener("click", () => goTo(from - pageSize));
+document.getElementById("next").addEventListener("click", () => goTo(from + pageSize));
 refresh();
 setInterval(refresh, 500);
