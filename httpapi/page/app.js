@@ -62,11 +62,11 @@ function drawEvents(list) {
 function drawSeats(page) {
   document.getElementById("counts").textContent =
     page.seats + " seats: " + page.free + " free, " + page.held + " held, " + page.booked + " booked";
+  // refresh never draws an empty page of an event (it moves to the last
+  // page instead), so the page shows seats from..last.
   const last = page.from + page.page.length - 1;
-  const paged = page.seats > page.page.length || page.from > 1;
-  document.getElementById("paging").hidden = !paged;
-  document.getElementById("range").textContent =
-    page.page.length ? "seats " + page.from + "–" + last + " of " + page.seats : "no seats from " + page.from;
+  document.getElementById("paging").hidden = page.seats <= page.page.length;
+  document.getElementById("range").textContent = "seats " + page.from + "–" + last + " of " + page.seats;
   document.getElementById("prev").disabled = page.from <= 1;
   document.getElementById("next").disabled = !page.next;
   const grid = document.getElementById("seats");
