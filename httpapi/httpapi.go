@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -90,15 +91,27 @@ var pageFiles embed.FS
 // MaxPage bounds the seats of one seat-map page.
 const MaxPage = 1000
 
+// clusterFresh is how long one round of asking the members for their view
+// answers GET /v1/cluster: every open live page polls it twice a second,
+// and each round dials every other member.
+const clusterFresh = 250 * time.Millisecond
+
 // Server is a node's HTTP port.
 type Server struct {
 	cfg Config
 	srv *http.Server
+	now func() time.Time
+
+	// clusterMu is held while the members are asked, so requests that
+	// arrive meanwhile wait for that round instead of starting their own.
+	clusterMu   sync.Mutex
+	clusterAt   time.Time
+	clusterView []Member
 }
 
 // New builds the server; Serve starts it.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, now: time.Now}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", s.status)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
@@ -130,12 +143,24 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 
 // cluster serves GET /v1/cluster: every member's own view, for the page.
 func (s *Server) cluster(w http.ResponseWriter, r *http.Request) {
-	nodes := s.cfg.Node.Cluster()
+	nodes := s.clusterNow()
 	self := ""
 	if len(nodes) > 0 {
 		self = nodes[0].ID
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"self": self, "nodes": nodes})
+}
+
+// clusterNow is the members' views, asked of them at most once per
+// clusterFresh however many requests come.
+func (s *Server) clusterNow() []Member {
+	s.clusterMu.Lock()
+	defer s.clusterMu.Unlock()
+	if s.clusterView == nil || s.now().Sub(s.clusterAt) >= clusterFresh {
+		s.clusterView = s.cfg.Node.Cluster()
+		s.clusterAt = s.now()
+	}
+	return s.clusterView
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
