@@ -8,6 +8,11 @@
 // calls the package-level functions): New replaces it, so in a process
 // with several nodes (the in-process tests) the last one created gets
 // every node's Raft series. A seatd process runs one node.
+//
+// raft and raft-boltdb emit through hashicorp/go-metrics/compat, which is
+// armon/go-metrics (the global New replaces) unless the binary is built
+// with -tags hashicorpmetrics: such a build would send Raft's metrics to
+// hashicorp/go-metrics' own global, and /metrics would show none of them.
 package metrics
 
 import (
