@@ -11,7 +11,9 @@
 //
 // It also serves and asks the formats service (formats.go): which log format
 // versions a node applies, which a leader needs to know before it raises the
-// cluster's format.
+// cluster's format; and the membership service (membership.go: joins,
+// removals, status, backups, and each node's clock, which ClockWatch in
+// clock.go compares across members).
 //
 // The package knows the line protocol only as bytes; what a request means is
 // the node's business.

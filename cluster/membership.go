@@ -169,6 +169,8 @@ func answerMembership(stop context.Context, line string, h MembershipHandler, d 
 	}
 	var err error
 	switch {
+	case f[0] == "CLOCK" && len(f) == 1:
+		return "CLOCK " + strconv.FormatInt(time.Now().UnixNano(), 10)
 	case f[0] == "APPLIED" && len(f) == 1:
 		return "APPLIED " + strconv.FormatUint(h.AppliedIndex(), 10)
 	case f[0] == "STATUS" && len(f) == 1:
@@ -242,6 +244,12 @@ func requestLineUntil(stop context.Context, d *transport.Dialer, addr, line stri
 	}
 	defer conn.Close()
 	defer context.AfterFunc(stop, func() { conn.Close() })()
+	return exchangeLine(conn, addr, line, timeout)
+}
+
+// exchangeLine sends line on a membership connection to addr and returns
+// the answer line (without its newline), all within timeout.
+func exchangeLine(conn net.Conn, addr, line string, timeout time.Duration) (string, error) {
 	conn.SetDeadline(time.Now().Add(timeout))
 	if _, err := io.WriteString(conn, line+"\n"); err != nil {
 		return "", fmt.Errorf("send to %s: %w", addr, err)

@@ -1,6 +1,7 @@
 // Package metrics holds one node's Prometheus metrics: the requests it
 // answered (by verb and result, and their latency), the leader's batches
-// (writes per log entry and the time to commit one), and hashicorp/raft's
+// (writes per log entry and the time to commit one), the other members'
+// clocks against this node's, and hashicorp/raft's
 // own metrics, which raft emits through go-metrics and raftSink turns into
 // Prometheus series in the same registry.
 //
@@ -18,6 +19,7 @@ package metrics
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	gometrics "github.com/armon/go-metrics"
@@ -35,6 +37,7 @@ type Set struct {
 	latency     *prometheus.HistogramVec
 	batchWrites prometheus.Histogram
 	commit      prometheus.Histogram
+	peerClocks  *peerClocks
 }
 
 // New creates the metrics of one node and routes Raft's go-metrics into
@@ -63,9 +66,12 @@ func New() (*Set, error) {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 17),
 		}),
 	}
+	s.peerClocks = &peerClocks{desc: prometheus.NewDesc("seatd_peer_clock_offset_seconds",
+		"How far each other member's clock is ahead of this node's (negative: behind), from its last answer to the clock probe (every 10 s). Log time is the leader's clock: keep these well under a second.",
+		[]string{"peer"}, nil)}
 	sink := newRaftSink("seatd")
 	for _, c := range []prometheus.Collector{
-		s.requests, s.latency, s.batchWrites, s.commit, sink,
+		s.requests, s.latency, s.batchWrites, s.commit, s.peerClocks, sink,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
 		if err := reg.Register(c); err != nil {
@@ -106,6 +112,32 @@ func (s *Set) ObserveRequest(verb, answer string, took time.Duration, forwarded 
 func (s *Set) ObserveBatch(writes int, commit time.Duration) {
 	s.batchWrites.Observe(float64(writes))
 	s.commit.Observe(commit.Seconds())
+}
+
+// ObservePeerClocks replaces the members' clock offsets with one round's
+// (cluster.ClockWatch): a member that did not answer is not shown.
+func (s *Set) ObservePeerClocks(offsets map[string]time.Duration) {
+	s.peerClocks.mu.Lock()
+	defer s.peerClocks.mu.Unlock()
+	s.peerClocks.offsets = offsets
+}
+
+// peerClocks serves the last round of clock offsets as one gauge per
+// member; a round replaces the whole set at once.
+type peerClocks struct {
+	desc    *prometheus.Desc
+	mu      sync.Mutex
+	offsets map[string]time.Duration
+}
+
+func (p *peerClocks) Describe(ch chan<- *prometheus.Desc) { ch <- p.desc }
+
+func (p *peerClocks) Collect(ch chan<- prometheus.Metric) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for peer, off := range p.offsets {
+		ch <- prometheus.MustNewConstMetric(p.desc, prometheus.GaugeValue, off.Seconds(), peer)
+	}
 }
 
 // resultLabel is an answer's first word, or ERROR_<CODE> for an ERROR

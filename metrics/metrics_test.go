@@ -1,6 +1,9 @@
 package metrics
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestResultLabel(t *testing.T) {
 	for answer, want := range map[string]string{
@@ -15,5 +18,43 @@ func TestResultLabel(t *testing.T) {
 		if got := resultLabel(answer); got != want {
 			t.Errorf("resultLabel(%q) = %q, want %q", answer, got, want)
 		}
+	}
+}
+
+// TestPeerClocks: a round of clock offsets is served one gauge per member,
+// and the next round replaces it whole (a member that did not answer is
+// no longer shown).
+func TestPeerClocks(t *testing.T) {
+	s, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	offsets := func() map[string]float64 {
+		t.Helper()
+		families, err := s.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, f := range families {
+			if f.GetName() != "seatd_peer_clock_offset_seconds" {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				got[labelsOf(m)] = m.GetGauge().GetValue()
+			}
+		}
+		return got
+	}
+	if got := offsets(); len(got) != 0 {
+		t.Errorf("before any round: %v", got)
+	}
+	s.ObservePeerClocks(map[string]time.Duration{"n2": 1500 * time.Millisecond, "n3": -20 * time.Millisecond})
+	if got := offsets(); len(got) != 2 || got["peer=n2"] != 1.5 || got["peer=n3"] != -0.02 {
+		t.Errorf("after a round: %v", got)
+	}
+	s.ObservePeerClocks(map[string]time.Duration{"n2": 0})
+	if got := offsets(); len(got) != 1 || got["peer=n2"] != 0 {
+		t.Errorf("after the next round, without n3: %v", got)
 	}
 }

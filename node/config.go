@@ -98,6 +98,10 @@ type Config struct {
 	// PprofAddr, when set, serves Go's profiling endpoints there.
 	PprofAddr string
 
+	// ClockProbeInterval is how often the node asks every other member
+	// for its clock (cluster.ClockWatch; seatd_peer_clock_offset_seconds).
+	ClockProbeInterval time.Duration
+
 	// Logger receives every log line, Raft's included.
 	Logger hclog.Logger
 
@@ -127,6 +131,7 @@ func DefaultConfig() Config {
 		MaxConns:           10000,
 		LineTimeout:        10 * time.Second,
 		HandshakeTimeout:   10 * time.Second,
+		ClockProbeInterval: 10 * time.Second,
 	}
 }
 

@@ -139,6 +139,34 @@ func TestHTTPMetricsMoveWithRequests(t *testing.T) {
 	})
 }
 
+// Every node asks the others for their clocks and shows the offsets: on
+// one machine they agree to well within a second.
+func TestHTTPMetricsShowPeerClocks(t *testing.T) {
+	tc := newTestCluster(t, 3, 5, func(c *Config) {
+		withHTTP(c)
+		c.ClockProbeInterval = 50 * time.Millisecond
+	})
+	tc.waitForLeader()
+	hc := &http.Client{Timeout: 5 * time.Second}
+	for i := range tc.nodes {
+		for j := range tc.nodes {
+			if i == j {
+				continue
+			}
+			series := fmt.Sprintf(`seatd_peer_clock_offset_seconds{peer="%s"}`, tc.cfgs[j].ID)
+			var got float64
+			testutil.WaitFor(t, 10*time.Second, tc.cfgs[i].ID+"'s "+series, func() bool {
+				_, body := tc.httpGet(t, hc, "http", i, "/metrics")
+				got = metricValue(body, series)
+				return strings.Contains(body, series)
+			})
+			if got > 0.5 || got < -0.5 {
+				t.Errorf("%s: %s = %v s, on one machine", tc.cfgs[i].ID, series, got)
+			}
+		}
+	}
+}
+
 func TestHTTPReadAPI(t *testing.T) {
 	tc := newTestCluster(t, 3, 5, withHTTP)
 	tc.waitForLeader()

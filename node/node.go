@@ -54,10 +54,11 @@ type Node struct {
 	clientConns atomic.Int64  // client connections open now (--max-conns)
 	refusing    atomic.Int64  // connections being answered ERROR BUSY
 	limitLog    limitLogger
-	closing     atomic.Bool    // set first thing in Close: new requests get SHUTTING_DOWN
-	stop        chan struct{}  // closed by Close: background goroutines return
-	inflight    atomic.Int64   // requests read but not yet answered
-	bg          sync.WaitGroup // accept loop
+	stopClock   context.CancelFunc // ends the clock watch (cluster.ClockWatch)
+	closing     atomic.Bool        // set first thing in Close: new requests get SHUTTING_DOWN
+	stop        chan struct{}      // closed by Close: background goroutines return
+	inflight    atomic.Int64       // requests read but not yet answered
+	bg          sync.WaitGroup     // accept loop
 	connsMu     sync.Mutex
 	conns       map[net.Conn]struct{}
 	connsWG     sync.WaitGroup
@@ -236,11 +237,42 @@ func (n *Node) open() error {
 		cluster.ServeMembership(membershipLn, rep, dialer, n.logger.Named("membership"))
 	}()
 	go n.acceptClients()
+	n.startClockWatch(dialer, set)
 	if cfg.TLSClientCA != "" && cfg.PeerCert == "" {
 		n.logger.Warn("client identities are enforced but the node-to-node port is plaintext: anyone who reaches --raft can forward writes under any holder; add --peer-cert/--peer-key/--peer-ca")
 	}
 	n.logger.Info("node started", "id", cfg.ID, "listen", clientLn.Addr().String(), "raft", cfg.RaftAdvertise)
 	return nil
+}
+
+// startClockWatch asks the other members for their clocks every
+// ClockProbeInterval until closeResources stops it.
+func (n *Node) startClockWatch(dialer *transport.Dialer, obs cluster.ClockObserver) {
+	ctx, cancel := context.WithCancel(context.Background())
+	n.stopClock = cancel
+	watch := cluster.NewClockWatch(cluster.ClockWatchConfig{
+		Dialer:   dialer,
+		Members:  n.otherMembers,
+		Interval: n.cfg.ClockProbeInterval,
+		Observer: obs,
+		Logger:   n.logger.Named("clock"),
+	})
+	n.bg.Add(1)
+	go func() {
+		defer n.bg.Done()
+		watch.Run(ctx)
+	}()
+}
+
+// otherMembers is the configuration this node knows, itself left out.
+func (n *Node) otherMembers() []cluster.Member {
+	var out []cluster.Member
+	for _, m := range n.rep.Status().Members {
+		if m.ID != n.cfg.ID {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // ClientAddr returns the address the client protocol is served on.
@@ -321,6 +353,9 @@ func (n *Node) Close() error {
 // partly opened node.
 func (n *Node) closeResources() {
 	var errs []error
+	if n.stopClock != nil {
+		n.stopClock()
+	}
 	if n.clientLn != nil {
 		n.clientLn.Close()
 	}
