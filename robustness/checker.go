@@ -50,15 +50,6 @@ func tookEffect(o *Op) bool {
 	return o.Unknown || o.Result == "SUCCESS" || strings.HasPrefix(o.Result, "HELD ")
 }
 
-// msAt converts ns since the run's start into wall time (Unix ms), rounded
-// down or up.
-func msAt(startMs, ns int64, up bool) int64 {
-	if up {
-		return startMs + (ns+1e6-1)/1e6
-	}
-	return startMs + ns/1e6
-}
-
 // narrow shortens unknown-outcome writes so the checker can decide: an
 // unknown RESERVE by a holder that makes no other RESERVE, which somebody
 // later observed (a STATUS answering BOOKED <holder> on one of its seats,
@@ -129,11 +120,11 @@ type LinearizabilityStats struct {
 }
 
 // checkLinearizable runs porcupine over the history, partitioned by event
-// and seat group; startMs is the run's origin in wall time (Unix ms). On a
+// and seat group; clock maps the run's timeline onto wall time. On a
 // violation (or if porcupine gives up, which also counts as a failure) it
 // writes the HTML visualization into dir.
-func checkLinearizable(ops []*Op, startMs int64, dir string, timeout time.Duration) (porcupine.CheckResult, string, LinearizabilityStats, error) {
-	history := modelOperations(ops, startMs)
+func checkLinearizable(ops []*Op, clock *wallClock, dir string, timeout time.Duration) (porcupine.CheckResult, string, LinearizabilityStats, error) {
+	history := modelOperations(ops, clock)
 	var stats LinearizabilityStats
 	parts := groupModel.Partition(history)
 	stats.Partitions = len(parts)
@@ -161,7 +152,7 @@ func checkLinearizable(ops []*Op, startMs int64, dir string, timeout time.Durati
 // must have been cancelled (or tried to be) by then, or be a hold that may
 // have run out or been renewed, or the event may have been deleted in
 // between.
-func checkNoDoubleBooking(ops []*Op, startMs int64) []string {
+func checkNoDoubleBooking(ops []*Op, clock *wallClock) []string {
 	type take struct {
 		op  *Op
 		exp int64 // a hold's end; 0 for a booking
@@ -193,7 +184,7 @@ func checkNoDoubleBooking(ops []*Op, startMs int64) []string {
 	for key, list := range takes {
 		sort.Slice(list, func(i, j int) bool { return list[i].op.Return < list[j].op.Return })
 		certain := func(t take, at int64) bool {
-			if t.exp != 0 && t.exp <= msAt(startMs, at, true)+SlackMs {
+			if t.exp != 0 && t.exp <= clock.latest(at)+SlackMs {
 				return false
 			}
 			for _, c := range releases[t.op.Holder] {
@@ -306,9 +297,10 @@ const historyLen = 16
 // allow, end in the final state, and each change by a named holder was made
 // by one of that holder's operations, at a log time within its life (a
 // HOLD's change at exactly the time its HELD answer implies; an expiry not
-// before the hold's end). byHolder indexes the operations by holder; endMs
-// is the end of the history in wall time.
-func checkHistory(k seatKey, answer, final string, byHolder map[string][]*Op, startMs, endMs int64) []string {
+// before the hold's end). byHolder indexes the operations by holder; clock
+// maps the run's timeline onto wall time, and endMs is the latest log time
+// the history can hold.
+func checkHistory(k seatKey, answer, final string, byHolder map[string][]*Op, clock *wallClock, endMs int64) []string {
 	var problems []string
 	bad := func(format string, args ...any) {
 		problems = append(problems, k.String()+": "+fmt.Sprintf(format, args...))
@@ -366,7 +358,7 @@ func checkHistory(k seatKey, answer, final string, byHolder map[string][]*Op, st
 			bad("hold of %s expired at log time %d, before its end %d", c.holder, c.timeMs, holdEnd)
 		}
 		if c.op != "EXPIRE" && c.holder != "" {
-			end, msg := matchChange(k, c, byHolder[c.holder], startMs, endMs)
+			end, msg := matchChange(k, c, byHolder[c.holder], clock, endMs)
 			if msg != "" {
 				bad("change %d, %s by %s at log time %d: %s", i, c.op, c.holder, c.timeMs, msg)
 			}
@@ -396,7 +388,7 @@ func checkHistory(k seatKey, answer, final string, byHolder map[string][]*Op, st
 // life contains the change's log time (and for a HOLD whose answer is known,
 // whose expiry is that time plus its ttl). It returns the end of the hold a
 // HOLD change made when the operation is known, and why no operation fits.
-func matchChange(k seatKey, c change, ops []*Op, startMs, endMs int64) (int64, string) {
+func matchChange(k seatKey, c change, ops []*Op, clock *wallClock, endMs int64) (int64, string) {
 	kind := map[string]OpKind{"RESERVE": OpReserve, "CONFIRM": OpReserve, "HOLD": OpHold, "CANCEL": OpCancel, "RELEASE": OpCancel}[c.op]
 	candidates, fits := 0, 0
 	var holdEnd int64 // the earliest end among the HOLDs that fit
@@ -405,9 +397,9 @@ func matchChange(k seatKey, c change, ops []*Op, startMs, endMs int64) (int64, s
 			continue
 		}
 		candidates++
-		lo, hi := msAt(startMs, o.Call, false)-SlackMs, endMs
+		lo, hi := clock.earliest(o.Call, 1<<62)-SlackMs, endMs
 		if !o.Unknown {
-			hi = msAt(startMs, o.Return, true) + SlackMs
+			lo, hi = clock.earliest(o.Call, o.Return)-SlackMs, clock.latest(o.Return)+SlackMs
 		}
 		if c.timeMs < lo || c.timeMs > hi {
 			continue
@@ -452,7 +444,7 @@ func writeOps(path string, ops []*Op) error {
 // seats were still in play: neither confirmed, released nor renewed, with
 // an operation of somebody else on one of their seats that began after the
 // hold's end (so the model had to expire it).
-func expiredInPlay(ops []*Op, startMs int64) int {
+func expiredInPlay(ops []*Op, clock *wallClock) int {
 	byHolder := map[string][]*Op{}
 	bySeat := map[seatKey][]*Op{}
 	for _, o := range ops {
@@ -472,7 +464,7 @@ func expiredInPlay(ops []*Op, startMs int64) int {
 	seats:
 		for _, k := range seatKeys(h) {
 			for _, o := range bySeat[k] {
-				if o.Holder != h.Holder && msAt(startMs, o.Call, false) > exp+SlackMs {
+				if o.Holder != h.Holder && clock.earliest(o.Call, o.Return) > exp+SlackMs {
 					n++
 					break seats
 				}

@@ -26,7 +26,12 @@
 //     of their event. Holds expire in log time: a write's entry carries a
 //     time within its life (SlackMs either side), a read may lag; expiry is
 //     nondeterministic within those bounds, and a write whose outcome is
-//     unknown may have taken effect or not;
+//     unknown may have taken effect or not. The nodes stamp entries with
+//     the host's wall clock while operations are timed on the monotonic
+//     one; the run samples the offset between the two every 2 ms
+//     (wallclock.go), so a step of the host's clock during a run (an NTP
+//     correction) moves the bounds with it instead of making every later
+//     log time look wrong, and the log names each step;
 //   - no seat ever taken (booked or held) by two holders at once;
 //   - every acknowledged booking that was neither cancelled nor lost with
 //     its event is present at the end, on every node;

@@ -466,9 +466,9 @@ var groupModel = porcupine.NondeterministicModel{
 	},
 }
 
-// modelOperations turns the history into porcupine operations; startMs is
-// the wall time (Unix ms) of the run's origin.
-func modelOperations(ops []*Op, startMs int64) []porcupine.Operation {
+// modelOperations turns the history into porcupine operations; clock maps
+// the run's timeline onto the wall clock the log times are in.
+func modelOperations(ops []*Op, clock *wallClock) []porcupine.Operation {
 	history := make([]porcupine.Operation, 0, len(ops))
 	for _, o := range ops {
 		in := &modelInput{
@@ -478,8 +478,8 @@ func modelOperations(ops []*Op, startMs int64) []porcupine.Operation {
 			multi:  o.Multi(),
 			holder: o.Holder,
 			ttlMs:  int64(o.TTL) * 1000,
-			callMs: startMs + o.Call/1e6,
-			retMs:  startMs + (o.Return+1e6-1)/1e6,
+			callMs: clock.earliest(o.Call, o.Return),
+			retMs:  clock.latest(o.Return),
 		}
 		if g := o.Group(); g >= 0 {
 			in.first = g*GroupSize + 1

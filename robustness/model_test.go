@@ -193,13 +193,13 @@ func TestModelHistories(t *testing.T) {
 		{Client: 1, Kind: OpReserve, Event: "ev", Seats: []int{5, 6}, Holder: "h", Call: ms(2700), Return: ms(2710), Result: "FAILED_ALREADY_BOOKED 6"},
 		{Client: 3, Kind: OpReserve, Seats: []int{5}, Holder: "z", Call: ms(2700), Return: ms(2710), Result: "SUCCESS"},
 	}
-	if res, _, _, err := checkLinearizable(legal, start, t.TempDir(), 10*time.Second); err != nil || res != porcupine.Ok {
+	if res, _, _, err := checkLinearizable(legal, fixedWallClock(start), t.TempDir(), 10*time.Second); err != nil || res != porcupine.Ok {
 		t.Fatalf("legal history: %v %v", res, err)
 	}
 	// The holder confirms after its hold ended and another took a seat.
 	illegal := append(append([]*Op(nil), legal...),
 		&Op{Client: 1, Kind: OpReserve, Event: "ev", Seats: []int{5, 6}, Holder: "h", Call: ms(2800), Return: ms(2810), Result: "SUCCESS"})
-	if res, _, _, err := checkLinearizable(illegal, start, t.TempDir(), 10*time.Second); err != nil || res != porcupine.Illegal {
+	if res, _, _, err := checkLinearizable(illegal, fixedWallClock(start), t.TempDir(), 10*time.Second); err != nil || res != porcupine.Illegal {
 		t.Fatalf("illegal history: %v %v", res, err)
 	}
 }
@@ -211,7 +211,7 @@ func TestCheckHistory(t *testing.T) {
 	byHolder := map[string][]*Op{"h": {hold}, "k": {booking}}
 	k := seatKey{DefaultEvent, 1}
 	good := fmt.Sprintf("HISTORY 3 HOLD,h,10,%d EXPIRE,h,12,%d RESERVE,k,13,%d", start+10, start+1100, start+1510)
-	if p := checkHistory(k, good, "BOOKED k", byHolder, start, start+5000); len(p) != 0 {
+	if p := checkHistory(k, good, "BOOKED k", byHolder, fixedWallClock(start), start+5000); len(p) != 0 {
 		t.Errorf("good history: %v", p)
 	}
 	for _, bad := range []string{
@@ -223,7 +223,7 @@ func TestCheckHistory(t *testing.T) {
 		fmt.Sprintf("HISTORY 3 HOLD,h,10,%d EXPIRE,h,12,%d RESERVE,k,11,%d", start+10, start+1100, start+1510), // index goes back
 		fmt.Sprintf("HISTORY 2 HOLD,h,10,%d EXPIRE,h,12,%d", start+10, start+1100),                             // ends free, reads booked
 	} {
-		if p := checkHistory(k, bad, "BOOKED k", byHolder, start, start+5000); len(p) == 0 {
+		if p := checkHistory(k, bad, "BOOKED k", byHolder, fixedWallClock(start), start+5000); len(p) == 0 {
 			t.Errorf("bad history passed: %s", bad)
 		}
 	}
@@ -237,21 +237,21 @@ func TestCheckNoDoubleBooking(t *testing.T) {
 	// after the short hold ended: fine.
 	renew := &Op{Kind: OpHold, Seats: []int{8}, Holder: "h", TTL: 1, Call: ms(20), Return: ms(30), Result: fmt.Sprintf("HELD %d", start+1025)}
 	other := &Op{Kind: OpReserve, Seats: []int{8}, Holder: "k", Call: ms(1500), Return: ms(1510), Result: "SUCCESS"}
-	if p := checkNoDoubleBooking([]*Op{hold, renew, other}, start); len(p) != 0 {
+	if p := checkNoDoubleBooking([]*Op{hold, renew, other}, fixedWallClock(start)); len(p) != 0 {
 		t.Errorf("renewed hold: %v", p)
 	}
 	// Without the renewal the seat was still held.
-	if p := checkNoDoubleBooking([]*Op{hold, other}, start); len(p) != 1 {
+	if p := checkNoDoubleBooking([]*Op{hold, other}, fixedWallClock(start)); len(p) != 1 {
 		t.Errorf("held seat booked by another: %v", p)
 	}
 	// Two bookings, the first cancelled in between.
 	b1 := &Op{Kind: OpReserve, Seats: []int{1, 2}, Holder: "a", Call: ms(0), Return: ms(10), Result: "SUCCESS"}
 	b2 := &Op{Kind: OpReserve, Seats: []int{2}, Holder: "b", Call: ms(40), Return: ms(50), Result: "SUCCESS"}
 	cancel := &Op{Kind: OpCancel, Seats: []int{2}, Holder: "a", Call: ms(20), Return: ms(30), Result: "SUCCESS"}
-	if p := checkNoDoubleBooking([]*Op{b1, cancel, b2}, start); len(p) != 0 {
+	if p := checkNoDoubleBooking([]*Op{b1, cancel, b2}, fixedWallClock(start)); len(p) != 0 {
 		t.Errorf("cancelled booking: %v", p)
 	}
-	if p := checkNoDoubleBooking([]*Op{b1, b2}, start); len(p) != 1 {
+	if p := checkNoDoubleBooking([]*Op{b1, b2}, fixedWallClock(start)); len(p) != 1 {
 		t.Errorf("double booking not found: %v", p)
 	}
 }

@@ -73,6 +73,9 @@ type Report struct {
 	// SIGTERM at the end (reported, not a violation: the e2e tests own the
 	// shutdown contract).
 	HungOnStop []string
+	// ClockSteps describes every step of the host's wall clock seen during
+	// the run (the checks allow for them; the log shows them).
+	ClockSteps []string
 	Violations []string
 	Artifacts  string // directory with logs and visualization, on failure
 }
@@ -110,6 +113,9 @@ func (r *Report) Summary() string {
 	hung := ""
 	if len(r.HungOnStop) > 0 {
 		hung = " hung_on_sigterm=" + strings.Join(r.HungOnStop, ",")
+	}
+	if len(r.ClockSteps) > 0 {
+		hung += fmt.Sprintf(" clock_steps=%d", len(r.ClockSteps))
 	}
 	status := "PASS"
 	if r.Failed() {
@@ -169,7 +175,17 @@ func Run(cfg RunConfig) (*Report, error) {
 	logf("cluster has a leader after %s", time.Since(setup).Round(time.Millisecond))
 
 	start := time.Now()
-	startMs := start.UnixMilli()
+	clock := newWallClock(start)
+	stopClock, clockDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(clockDone)
+		clock.watch(stopClock)
+	}()
+	// The clock is watched until the last check has read it.
+	defer func() {
+		close(stopClock)
+		<-clockDone
+	}()
 	w := NewWorkload(cfg.Workload, c, start, cfg.Seed)
 	if err := w.Setup(); err != nil {
 		violate("%s: %v", notCounted, err)
@@ -231,11 +247,11 @@ func Run(cfg RunConfig) (*Report, error) {
 			rep.Multi++
 		}
 	}
-	rep.ExpiredInPlay = expiredInPlay(ops, startMs)
+	rep.ExpiredInPlay = expiredInPlay(ops, clock)
 
 	// Every hold of the run must have ended, and the leader's ticker had
 	// time to free it, before the final reads.
-	if wait := time.Until(time.UnixMilli(holdsEnd(ops, startMs) + holdGrace.Milliseconds())); wait > 0 {
+	if wait := time.Until(time.UnixMilli(holdsEnd(ops, clock) + holdGrace.Milliseconds())); wait > 0 {
 		logf("waiting %s for the run's holds to end", wait.Round(time.Millisecond))
 		time.Sleep(wait)
 	}
@@ -280,9 +296,9 @@ func Run(cfg RunConfig) (*Report, error) {
 			finalBySeat[o.Node] = map[seatKey]string{}
 		}
 		finalBySeat[o.Node][k] = o.Result
-		if exp, ok := heldStatusExpiry(o.Result); ok && exp+holdGrace.Milliseconds() <= msAt(startMs, o.Call, false) {
+		if exp, ok := heldStatusExpiry(o.Result); ok && exp+holdGrace.Milliseconds() <= clock.earliest(o.Call, o.Return) {
 			violate("hold did not expire: %s through %s reads %q, %s after its end", k, c.ID(o.Node), o.Result,
-				time.Duration(msAt(startMs, o.Call, false)-exp)*time.Millisecond)
+				time.Duration(clock.earliest(o.Call, o.Return)-exp)*time.Millisecond)
 		}
 	}
 	want := expectedFinal(ops)
@@ -306,7 +322,7 @@ func Run(cfg RunConfig) (*Report, error) {
 	for _, h := range histories {
 		rep.Expired += strings.Count(h, " EXPIRE,")
 	}
-	endMs := time.Now().UnixMilli()
+	endMs := clock.latest(clock.now())
 	byHolder := map[string][]*Op{}
 	for _, o := range ops {
 		if o.Holder != "" {
@@ -316,7 +332,7 @@ func Run(cfg RunConfig) (*Report, error) {
 	var histProblems []string
 	for i, k := range keys {
 		if i < len(histories) {
-			histProblems = append(histProblems, checkHistory(k, histories[i], finalBySeat[0][k], byHolder, startMs, endMs)...)
+			histProblems = append(histProblems, checkHistory(k, histories[i], finalBySeat[0][k], byHolder, clock, endMs)...)
 		}
 	}
 	violateAll("seat history wrong", histProblems)
@@ -351,7 +367,7 @@ func Run(cfg RunConfig) (*Report, error) {
 		phaseDone("re-sending")
 	}
 
-	violateAll("double booking", checkNoDoubleBooking(ops, startMs))
+	violateAll("double booking", checkNoDoubleBooking(ops, clock))
 	end := time.Since(start).Nanoseconds() + 1
 	for _, o := range ops {
 		if o.Unknown {
@@ -360,7 +376,7 @@ func Run(cfg RunConfig) (*Report, error) {
 	}
 	rep.Narrowed = narrow(ops, end)
 	rep.Ops = len(ops)
-	res, vis, stats, err := checkLinearizable(ops, startMs, cfg.Dir, cfg.CheckTimeout)
+	res, vis, stats, err := checkLinearizable(ops, clock, cfg.Dir, cfg.CheckTimeout)
 	rep.Check = stats
 	switch {
 	case err != nil:
@@ -372,6 +388,10 @@ func Run(cfg RunConfig) (*Report, error) {
 	}
 
 	phaseDone("double-booking and linearizability checks")
+	rep.ClockSteps = clock.steps()
+	for _, step := range rep.ClockSteps {
+		logf("%s", step)
+	}
 	for _, i := range c.StopAll() {
 		rep.HungOnStop = append(rep.HungOnStop, c.ID(i))
 		// SIGTERM must stop a node (answer, shut Raft down, close the
@@ -405,7 +425,7 @@ const holdGrace = 2 * time.Second
 // holdsEnd returns the latest time (Unix ms) at which a hold of the run can
 // end: the expiry its answer named, or for a HOLD whose outcome is unknown
 // the latest its entry could carry plus its ttl.
-func holdsEnd(ops []*Op, startMs int64) int64 {
+func holdsEnd(ops []*Op, clock *wallClock) int64 {
 	var end int64
 	for _, o := range ops {
 		if o.Kind != OpHold {
@@ -414,7 +434,7 @@ func holdsEnd(ops []*Op, startMs int64) int64 {
 		if exp, ok := heldExpiry(o.Result); ok {
 			end = max(end, exp)
 		} else if o.Unknown {
-			end = max(end, msAt(startMs, o.Return, true)+SlackMs+int64(o.TTL)*1000)
+			end = max(end, clock.latest(o.Return)+SlackMs+int64(o.TTL)*1000)
 		}
 	}
 	return end

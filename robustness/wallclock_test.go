@@ -1,0 +1,141 @@
+package robustness
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// fixedWallClock is a timeline whose wall clock is never stepped: ns since
+// the start is startMs plus ns, in wall time.
+func fixedWallClock(startMs int64) *wallClock {
+	return &wallClock{spans: []clockSpan{{from: 0, to: 1 << 62, offset: startMs * 1e6}}}
+}
+
+// steppedWallClock is a timeline sampled every millisecond whose wall
+// clock, startMs at the start, is stepped by stepMs between atMs-1 and
+// atMs on the timeline.
+func steppedWallClock(startMs, atMs, stepMs int64) *wallClock {
+	w := &wallClock{}
+	for t := int64(0); t <= 10_000; t++ {
+		wall := startMs + t
+		if t >= atMs {
+			wall += stepMs
+		}
+		w.record(t*1e6, wall*1e6)
+	}
+	return w
+}
+
+func TestWallClockSpansAndSteps(t *testing.T) {
+	w := &wallClock{}
+	const base = int64(1_800_000_000_000) * 1e6
+	w.record(0, base)
+	w.record(2e6, base+2e6+300e3) // 300 µs apart: the same offset, read noise
+	w.record(4e6, base+504e6)     // stepped forward by 500 ms
+	w.record(6e6, base+506e6)
+	w.record(8e6, base+308e6) // and back by 200 ms
+	if len(w.spans) != 3 {
+		t.Fatalf("spans %+v, want three", w.spans)
+	}
+	steps := w.steps()
+	if len(steps) != 2 || !strings.Contains(steps[0], "+500ms between 2ms and 4ms") || !strings.Contains(steps[1], "-200ms between 6ms and 8ms") {
+		t.Errorf("steps %q", steps)
+	}
+}
+
+func TestWallClockBounds(t *testing.T) {
+	const start = int64(1_800_000_000_000)
+	ms := func(v int64) int64 { return v * 1e6 }
+	fixed := fixedWallClock(start)
+	if got := fixed.earliest(ms(5), ms(10)); got != start+5 {
+		t.Errorf("fixed earliest %d, want %d", got-start, 5)
+	}
+	if got := fixed.latest(ms(10)); got != start+10 {
+		t.Errorf("fixed latest %d, want %d", got-start, 10)
+	}
+	if got := fixed.latest(ms(10) + 1); got != start+11 {
+		t.Errorf("fixed latest rounds up: %d, want %d", got-start, 11)
+	}
+
+	forward := steppedWallClock(start, 1000, 500)
+	for _, c := range []struct {
+		name     string
+		got, off int64
+	}{
+		{"before the step, earliest", forward.earliest(ms(500), ms(600)), 500},
+		{"before the step, latest", forward.latest(ms(600)), 600},
+		{"after the step, earliest", forward.earliest(ms(1200), ms(1300)), 1700},
+		{"after the step, latest", forward.latest(ms(1300)), 1800},
+		{"across the step, earliest", forward.earliest(ms(990), ms(1010)), 990},
+		{"across the step, latest", forward.latest(ms(1010)), 1510},
+		{"between the samples, latest", forward.latest(ms(999) + 5e5), 1500},
+	} {
+		if c.got != start+c.off {
+			t.Errorf("forward step, %s: %d, want %d", c.name, c.got-start, c.off)
+		}
+	}
+
+	// After a step back, log time stays at the latest time shown before it
+	// (the state machine never lets it go back) until the clock catches up.
+	back := steppedWallClock(start, 1000, -500)
+	for _, c := range []struct {
+		name     string
+		got, off int64
+	}{
+		{"across the step, earliest", back.earliest(ms(900), ms(1100)), 499},
+		{"across the step, latest", back.latest(ms(1100)), 1000},
+		{"after the step, earliest", back.earliest(ms(1100), ms(1200)), 600},
+		{"once caught up, latest", back.latest(ms(1600)), 1100},
+	} {
+		if c.got != start+c.off {
+			t.Errorf("backward step, %s: %d, want %d", c.name, c.got-start, c.off)
+		}
+	}
+}
+
+// TestChecksFollowAClockStep runs the checks over a history made while the
+// host's wall clock was stepped forward by 500 ms at 700 ms into the run:
+// judged against the stepped clock it is correct, against a fixed origin
+// each check would report a violation that never happened.
+func TestChecksFollowAClockStep(t *testing.T) {
+	const start = int64(1_800_000_000_000)
+	ms := func(v int64) int64 { return v * 1e6 }
+	stepped, fixed := steppedWallClock(start, 700, 500), fixedWallClock(start)
+
+	// A one-second hold from the start, ending at start+1010 in log time;
+	// at 800 ms, when the wall clock reads start+1300, another holder books
+	// one of its seats.
+	hold := &Op{Client: 1, Kind: OpHold, Seats: []int{5, 6}, Holder: "h", TTL: 1, Call: 0, Return: ms(20), Result: fmt.Sprintf("HELD %d", start+1010)}
+	booking := &Op{Client: 2, Kind: OpReserve, Seats: []int{6}, Holder: "k", Call: ms(800), Return: ms(820), Result: "SUCCESS"}
+	ops := []*Op{hold, booking}
+
+	if p := checkNoDoubleBooking(ops, stepped); len(p) != 0 {
+		t.Errorf("double booking under the stepped clock: %v", p)
+	}
+	if p := checkNoDoubleBooking(ops, fixed); len(p) != 1 {
+		t.Errorf("double booking against a fixed origin: %v, want one", p)
+	}
+
+	if res, _, _, err := checkLinearizable(ops, stepped, t.TempDir(), 10*time.Second); err != nil || res != porcupine.Ok {
+		t.Errorf("linearizability under the stepped clock: %v %v", res, err)
+	}
+	if res, _, _, err := checkLinearizable(ops, fixed, t.TempDir(), 10*time.Second); err != nil || res != porcupine.Illegal {
+		t.Errorf("linearizability against a fixed origin: %v %v, want illegal", res, err)
+	}
+
+	// The seat's history: held at start+10, expired by the first entry
+	// after the step (start+1200), booked at start+1310.
+	byHolder := map[string][]*Op{"h": {hold}, "k": {booking}}
+	history := fmt.Sprintf("HISTORY 3 HOLD,h,10,%d EXPIRE,h,12,%d RESERVE,k,13,%d", start+10, start+1200, start+1310)
+	k := seatKey{DefaultEvent, 6}
+	if p := checkHistory(k, history, "BOOKED k", byHolder, stepped, stepped.latest(ms(5000))); len(p) != 0 {
+		t.Errorf("history under the stepped clock: %v", p)
+	}
+	if p := checkHistory(k, history, "BOOKED k", byHolder, fixed, fixed.latest(ms(5000))); len(p) == 0 {
+		t.Error("history against a fixed origin passed")
+	}
+}
