@@ -139,3 +139,31 @@ func TestChecksFollowAClockStep(t *testing.T) {
 		t.Error("history against a fixed origin passed")
 	}
 }
+
+func TestWallClockWatchSamplesUntilStopped(t *testing.T) {
+	w := newWallClock(time.Now())
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		w.watch(stop)
+	}()
+	sampled := func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.spans[len(w.spans)-1].to >= int64(10*clockSampleEvery)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !sampled(); time.Sleep(clockSampleEvery) {
+		if time.Now().After(deadline) {
+			t.Fatal("the watch took no samples for 5 s")
+		}
+	}
+	close(stop)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watch did not stop")
+	}
+	if lo, hi := w.earliest(0, 0), w.latest(0); lo > hi || hi-lo > 1 {
+		t.Errorf("an unstepped clock's bounds at the start: %d..%d", lo, hi)
+	}
+}
