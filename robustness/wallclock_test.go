@@ -61,38 +61,27 @@ func TestWallClockBounds(t *testing.T) {
 		t.Errorf("fixed latest rounds up: %d, want %d", got-start, 11)
 	}
 
-	forward := steppedWallClock(start, 1000, 500)
-	for _, c := range []struct {
-		name     string
-		got, off int64
-	}{
-		{"before the step, earliest", forward.earliest(ms(500), ms(600)), 500},
-		{"before the step, latest", forward.latest(ms(600)), 600},
-		{"after the step, earliest", forward.earliest(ms(1200), ms(1300)), 1700},
-		{"after the step, latest", forward.latest(ms(1300)), 1800},
-		{"across the step, earliest", forward.earliest(ms(990), ms(1010)), 990},
-		{"across the step, latest", forward.latest(ms(1010)), 1510},
-		{"between the samples, latest", forward.latest(ms(999) + 5e5), 1500},
-	} {
-		if c.got != start+c.off {
-			t.Errorf("forward step, %s: %d, want %d", c.name, c.got-start, c.off)
-		}
-	}
-
 	// After a step back, log time stays at the latest time shown before it
 	// (the state machine never lets it go back) until the clock catches up.
-	back := steppedWallClock(start, 1000, -500)
+	forward, back := steppedWallClock(start, 1000, 500), steppedWallClock(start, 1000, -500)
 	for _, c := range []struct {
 		name     string
 		got, off int64
 	}{
-		{"across the step, earliest", back.earliest(ms(900), ms(1100)), 499},
-		{"across the step, latest", back.latest(ms(1100)), 1000},
-		{"after the step, earliest", back.earliest(ms(1100), ms(1200)), 600},
-		{"once caught up, latest", back.latest(ms(1600)), 1100},
+		{"forward, before the step, earliest", forward.earliest(ms(500), ms(600)), 500},
+		{"forward, before the step, latest", forward.latest(ms(600)), 600},
+		{"forward, after the step, earliest", forward.earliest(ms(1200), ms(1300)), 1700},
+		{"forward, after the step, latest", forward.latest(ms(1300)), 1800},
+		{"forward, across the step, earliest", forward.earliest(ms(990), ms(1010)), 990},
+		{"forward, across the step, latest", forward.latest(ms(1010)), 1510},
+		{"forward, between the samples, latest", forward.latest(ms(999) + 5e5), 1500},
+		{"back, across the step, earliest", back.earliest(ms(900), ms(1100)), 499},
+		{"back, across the step, latest", back.latest(ms(1100)), 1000},
+		{"back, after the step, earliest", back.earliest(ms(1100), ms(1200)), 600},
+		{"back, once caught up, latest", back.latest(ms(1600)), 1100},
 	} {
 		if c.got != start+c.off {
-			t.Errorf("backward step, %s: %d, want %d", c.name, c.got-start, c.off)
+			t.Errorf("%s: %d, want %d", c.name, c.got-start, c.off)
 		}
 	}
 }
