@@ -110,12 +110,12 @@ func (r *Report) Summary() string {
 		ks = append(ks, fmt.Sprintf("%s=%d", k, n))
 	}
 	sort.Strings(ks)
-	hung := ""
+	extra := ""
 	if len(r.HungOnStop) > 0 {
-		hung = " hung_on_sigterm=" + strings.Join(r.HungOnStop, ",")
+		extra = " hung_on_sigterm=" + strings.Join(r.HungOnStop, ",")
 	}
 	if len(r.ClockSteps) > 0 {
-		hung += fmt.Sprintf(" clock_steps=%d", len(r.ClockSteps))
+		extra += fmt.Sprintf(" clock_steps=%d", len(r.ClockSteps))
 	}
 	status := "PASS"
 	if r.Failed() {
@@ -125,7 +125,7 @@ func (r *Report) Summary() string {
 		"partitions=%d max_partition=%d check=%s warmup_rate=%.0f/s max_recovery=%s faults=[%s]",
 		status, r.Seed, r.Nodes, r.Duration.Round(time.Second), r.Ops, r.Unknown, r.Narrowed, r.Holds, r.ExpiredInPlay, r.Multi, r.EventOps, r.Resent,
 		r.Histories, r.Expired, r.Check.Partitions, r.Check.MaxPartition, r.Check.Took.Round(time.Millisecond), r.WarmupRate,
-		r.MaxRecovery.Round(time.Millisecond), strings.Join(ks, " ")) + hung
+		r.MaxRecovery.Round(time.Millisecond), strings.Join(ks, " ")) + extra
 }
 
 // Run executes one run: start the cluster, drive traffic, inject the planned

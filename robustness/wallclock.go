@@ -44,22 +44,33 @@ const clockStepMin = int64(time.Millisecond)
 // newWallClock starts the timeline at start and takes its first sample.
 func newWallClock(start time.Time) *wallClock {
 	w := &wallClock{start: start}
-	w.sample(start)
+	w.sample()
 	return w
 }
 
-// sample records the offset the two clocks show at now, a reading of
-// time.Now (which carries both).
-func (w *wallClock) sample(now time.Time) {
-	w.record(int64(now.Sub(w.start)), now.UnixNano())
+// sample reads the clocks and records their offset; it returns the
+// timeline position it read. The reading is taken under the lock, so that
+// samples are recorded in the order they were taken (a ticker's value would
+// not do: it is the tick's scheduled time, not when the clocks were read).
+func (w *wallClock) sample() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := time.Now() // carries both clocks
+	ns := int64(now.Sub(w.start))
+	w.recordLocked(ns, now.UnixNano())
+	return ns
 }
 
 // record adds one sample: the wall clock read wallNs (Unix ns) at ns since
 // the start.
 func (w *wallClock) record(ns, wallNs int64) {
-	offset := wallNs - ns
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.recordLocked(ns, wallNs)
+}
+
+func (w *wallClock) recordLocked(ns, wallNs int64) {
+	offset := wallNs - ns
 	if n := len(w.spans); n > 0 && abs64(w.spans[n-1].offset-offset) < clockStepMin {
 		w.spans[n-1].to = max(w.spans[n-1].to, ns)
 		return
@@ -75,10 +86,10 @@ func (w *wallClock) watch(stop <-chan struct{}) {
 	for {
 		select {
 		case <-stop:
-			w.sample(time.Now())
+			w.sample()
 			return
-		case now := <-tick.C:
-			w.sample(now)
+		case <-tick.C:
+			w.sample()
 		}
 	}
 }
@@ -134,13 +145,15 @@ func (w *wallClock) latest(ns int64) int64 {
 
 // now returns the run's current position on the timeline, after sampling
 // the wall clock there.
-func (w *wallClock) now() int64 {
-	t := time.Now()
-	w.sample(t)
-	return int64(t.Sub(w.start))
-}
+func (w *wallClock) now() int64 { return w.sample() }
 
-// steps describes every step of the wall clock seen so far, for the log.
+// clockReportMin is the smallest step the run's log names. Smaller changes
+// of offset still shape the bounds, but they are mostly a reading delayed
+// between the two clocks (a step there and one back), not the host's clock.
+const clockReportMin = 5 * time.Millisecond
+
+// steps describes every step of the wall clock of at least clockReportMin
+// seen so far, for the log.
 func (w *wallClock) steps() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -148,6 +161,9 @@ func (w *wallClock) steps() []string {
 	for i := 1; i < len(w.spans); i++ {
 		prev, s := w.spans[i-1], w.spans[i]
 		step, sign := time.Duration(s.offset-prev.offset), "+"
+		if step.Abs() < clockReportMin {
+			continue
+		}
 		if step < 0 {
 			step, sign = -step, "-"
 		}

@@ -37,9 +37,10 @@ func TestWallClockSpansAndSteps(t *testing.T) {
 	w.record(2e6, base+2e6+300e3) // 300 µs apart: the same offset, read noise
 	w.record(4e6, base+504e6)     // stepped forward by 500 ms
 	w.record(6e6, base+506e6)
-	w.record(8e6, base+308e6) // and back by 200 ms
-	if len(w.spans) != 3 {
-		t.Fatalf("spans %+v, want three", w.spans)
+	w.record(8e6, base+308e6)  // and back by 200 ms
+	w.record(10e6, base+312e6) // 2 ms off: a span of its own, too small to name
+	if len(w.spans) != 4 {
+		t.Fatalf("spans %+v, want four", w.spans)
 	}
 	steps := w.steps()
 	if len(steps) != 2 || !strings.Contains(steps[0], "+500ms between 2ms and 4ms") || !strings.Contains(steps[1], "-200ms between 6ms and 8ms") {
@@ -154,5 +155,54 @@ func TestWallClockWatchSamplesUntilStopped(t *testing.T) {
 	}
 	if lo, hi := w.earliest(0, 0), w.latest(0); lo > hi || hi-lo > 1 {
 		t.Errorf("an unstepped clock's bounds at the start: %d..%d", lo, hi)
+	}
+}
+
+// TestChecksCatchAcrossAClockStep makes sure the stepped clock hides no
+// real violation: a seat booked by another holder while its hold was
+// certainly live is reported across a step forward, and across a step
+// back, where a fixed origin would even have missed it (it would have
+// believed the hold over).
+func TestChecksCatchAcrossAClockStep(t *testing.T) {
+	const start = int64(1_800_000_000_000)
+	ms := func(v int64) int64 { return v * 1e6 }
+	k := seatKey{DefaultEvent, 6}
+
+	// Forward by 500 ms at 700 ms: a hold taken at 750 ms (log time
+	// start+1260, so it ends at start+2260), and another holder's booking
+	// at 800 ms (start+1310).
+	forward := steppedWallClock(start, 700, 500)
+	hold := &Op{Client: 1, Kind: OpHold, Seats: []int{5, 6}, Holder: "h", TTL: 1, Call: ms(750), Return: ms(770), Result: fmt.Sprintf("HELD %d", start+2260)}
+	booking := &Op{Client: 2, Kind: OpReserve, Seats: []int{6}, Holder: "k", Call: ms(800), Return: ms(820), Result: "SUCCESS"}
+	ops := []*Op{hold, booking}
+	if p := checkNoDoubleBooking(ops, forward); len(p) != 1 {
+		t.Errorf("step forward: double booking %v, want one", p)
+	}
+	if res, _, _, err := checkLinearizable(ops, forward, t.TempDir(), 10*time.Second); err != nil || res != porcupine.Illegal {
+		t.Errorf("step forward: linearizability %v %v, want illegal", res, err)
+	}
+	history := fmt.Sprintf("HISTORY 2 HOLD,h,10,%d RESERVE,k,13,%d", start+1260, start+1310)
+	if p := checkHistory(k, history, "BOOKED k", map[string][]*Op{"h": {hold}, "k": {booking}}, forward, forward.latest(ms(5000))); len(p) == 0 {
+		t.Error("step forward: a reserve of a held seat passed the history check")
+	}
+
+	// Back by 500 ms at 700 ms: a hold taken at the start ends at
+	// start+1010 in log time; at 1,200 ms the wall clock reads start+700,
+	// so the hold is still live when another holder books its seat.
+	back, fixed := steppedWallClock(start, 700, -500), fixedWallClock(start)
+	hold = &Op{Client: 1, Kind: OpHold, Seats: []int{5, 6}, Holder: "h", TTL: 1, Call: 0, Return: ms(20), Result: fmt.Sprintf("HELD %d", start+1010)}
+	booking = &Op{Client: 2, Kind: OpReserve, Seats: []int{6}, Holder: "k", Call: ms(1200), Return: ms(1220), Result: "SUCCESS"}
+	ops = []*Op{hold, booking}
+	if p := checkNoDoubleBooking(ops, back); len(p) != 1 {
+		t.Errorf("step back: double booking %v, want one", p)
+	}
+	if p := checkNoDoubleBooking(ops, fixed); len(p) != 0 {
+		t.Errorf("step back against a fixed origin: %v (the case a fixed origin misses)", p)
+	}
+	if res, _, _, err := checkLinearizable(ops, back, t.TempDir(), 10*time.Second); err != nil || res != porcupine.Illegal {
+		t.Errorf("step back: linearizability %v %v, want illegal", res, err)
+	}
+	if res, _, _, err := checkLinearizable(ops, fixed, t.TempDir(), 10*time.Second); err != nil || res != porcupine.Ok {
+		t.Errorf("step back against a fixed origin: linearizability %v %v (the case a fixed origin misses)", res, err)
 	}
 }
