@@ -1,7 +1,7 @@
 // Package metrics holds one node's Prometheus metrics: the requests it
 // answered (by verb and result, and their latency), the leader's batches
 // (writes per log entry and the time to commit one), the other members'
-// clocks against this node's, and hashicorp/raft's
+// clocks against this node's, the configuration's size, and hashicorp/raft's
 // own metrics, which raft emits through go-metrics and raftSink turns into
 // Prometheus series in the same registry.
 //
@@ -38,6 +38,7 @@ type Set struct {
 	batchWrites prometheus.Histogram
 	commit      prometheus.Histogram
 	peerClocks  *peerClocks
+	members     *members
 }
 
 // New creates the metrics of one node and routes Raft's go-metrics into
@@ -69,9 +70,12 @@ func New() (*Set, error) {
 	s.peerClocks = &peerClocks{desc: prometheus.NewDesc("seatd_peer_clock_offset_seconds",
 		"How far each other member's clock is ahead of this node's (negative: behind), from its last answer to the clock probe (every 10 s). Log time is the leader's clock: keep these well under a second.",
 		[]string{"peer"}, nil)}
+	s.members = &members{desc: prometheus.NewDesc("seatd_cluster_members",
+		"Servers in the cluster configuration this node knows, by suffrage (voter, nonvoter), read at each scrape.",
+		[]string{"suffrage"}, nil)}
 	sink := newRaftSink("seatd")
 	for _, c := range []prometheus.Collector{
-		s.requests, s.latency, s.batchWrites, s.commit, s.peerClocks, sink,
+		s.requests, s.latency, s.batchWrites, s.commit, s.peerClocks, s.members, sink,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
 		if err := reg.Register(c); err != nil {
@@ -120,6 +124,38 @@ func (s *Set) ObservePeerClocks(offsets map[string]time.Duration) {
 	s.peerClocks.mu.Lock()
 	defer s.peerClocks.mu.Unlock()
 	s.peerClocks.offsets = offsets
+}
+
+// CountMembersWith sets what seatd_cluster_members reads at each scrape:
+// count returns the voters and non-voters of the configuration this node
+// knows. Until it is set the series is not served.
+func (s *Set) CountMembersWith(count func() (voters, nonvoters int)) {
+	s.members.mu.Lock()
+	defer s.members.mu.Unlock()
+	s.members.count = count
+}
+
+// members serves the configuration's size on every node, leader or not.
+// It stands in for Raft's raft.peers, which only a leader sets, and only
+// when the configuration changes (the sink does not serve it).
+type members struct {
+	desc  *prometheus.Desc
+	mu    sync.Mutex
+	count func() (voters, nonvoters int)
+}
+
+func (m *members) Describe(ch chan<- *prometheus.Desc) { ch <- m.desc }
+
+func (m *members) Collect(ch chan<- prometheus.Metric) {
+	m.mu.Lock()
+	count := m.count
+	m.mu.Unlock()
+	if count == nil {
+		return
+	}
+	voters, nonvoters := count()
+	ch <- prometheus.MustNewConstMetric(m.desc, prometheus.GaugeValue, float64(voters), "voter")
+	ch <- prometheus.MustNewConstMetric(m.desc, prometheus.GaugeValue, float64(nonvoters), "nonvoter")
 }
 
 // peerClocks serves the last round of clock offsets as one gauge per

@@ -58,3 +58,40 @@ func TestPeerClocks(t *testing.T) {
 		t.Errorf("after the next round, without n3: %v", got)
 	}
 }
+
+// TestClusterMembers: seatd_cluster_members is read from the configuration
+// at each scrape, and not served before CountMembersWith.
+func TestClusterMembers(t *testing.T) {
+	s, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	members := func() map[string]float64 {
+		t.Helper()
+		families, err := s.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, f := range families {
+			if f.GetName() == "seatd_cluster_members" {
+				for _, m := range f.GetMetric() {
+					got[labelsOf(m)] = m.GetGauge().GetValue()
+				}
+			}
+		}
+		return got
+	}
+	if got := members(); len(got) != 0 {
+		t.Errorf("before CountMembersWith: %v", got)
+	}
+	voters, nonvoters := 3, 1
+	s.CountMembersWith(func() (int, int) { return voters, nonvoters })
+	if got := members(); len(got) != 2 || got["suffrage=voter"] != 3 || got["suffrage=nonvoter"] != 1 {
+		t.Errorf("3 voters and 1 non-voter: %v", got)
+	}
+	voters, nonvoters = 4, 0 // the non-voter was promoted
+	if got := members(); got["suffrage=voter"] != 4 || got["suffrage=nonvoter"] != 0 {
+		t.Errorf("after a promotion: %v", got)
+	}
+}

@@ -41,20 +41,30 @@ type raftSink struct {
 }
 
 // gaugeExpiry is how long a leader's gauge that is no longer set stays on
-// /metrics. Raft sets the gauges under raft.leader (dispatchNumLogs,
-// oldestLogAge) only while it leads, and a node that lost leadership
-// should stop showing them. Every other gauge stays until set again: Raft
-// sets raft.peers only when the configuration changes and
-// raft.fsm.lastRestoreDuration only after a restore, and both must not
-// vanish from a cluster that is merely stable. Counters and histograms
-// stay for the life of the process, as with the client library's own
-// vectors (a removed peer's peer_id series keeps its last values).
+// /metrics. Raft sets some gauges only while it leads (those under
+// raft.leader, dispatchNumLogs and oldestLogAge, and raft.commitNumLogs),
+// and a node that lost leadership should stop showing them. Every other
+// gauge stays until set again (raft.fsm.lastRestoreDuration is set only
+// after a restore, and must not vanish from a cluster that is merely
+// stable). Counters and histograms stay for the life of the process, as
+// with the client library's own vectors (a removed peer's peer_id series
+// keeps its last values).
 const gaugeExpiry = time.Minute
 
 // expires reports whether a gauge of key is hidden once not set for
 // gaugeExpiry: the leader's own gauges.
 func expires(key []string) bool {
-	return len(key) > 2 && key[0] == "raft" && key[1] == "leader"
+	return len(key) > 2 && key[0] == "raft" && key[1] == "leader" ||
+		slices.Equal(key, []string{"raft", "commitNumLogs"})
+}
+
+// replaced reports whether Raft's series of key is left out because the
+// Set serves a better one: raft.peers is set by a leader only, and only
+// when the configuration changes, so a former leader would show a stale
+// count and a follower none; seatd_cluster_members counts the
+// configuration on every node.
+func replaced(key []string) bool {
+	return slices.Equal(key, []string{"raft", "peers"})
 }
 
 // raftHistogramBuckets spans go-metrics' samples: timings from 10 µs to
@@ -83,7 +93,8 @@ type raftSeries struct {
 	// expires: a gauge hidden once not set for gaugeExpiry.
 	expires bool
 	// hidden: the series is not served, because its name is taken by a
-	// series of another identity or its labels would break the scrape.
+	// series of another identity, its labels would break the scrape, or
+	// the Set serves a replacement (replaced).
 	hidden bool
 }
 
@@ -145,7 +156,7 @@ func (s *raftSink) find(h uint64, kind seriesKind, key []string, labels []gometr
 // newSeries creates a series and records its identity under its name;
 // s.mu is held for writing.
 func (s *raftSink) newSeries(kind seriesKind, key []string, labels []gometrics.Label) *raftSeries {
-	r := &raftSeries{kind: kind, key: slices.Clone(key), labels: slices.Clone(labels), expires: kind == kindGauge && expires(key)}
+	r := &raftSeries{kind: kind, key: slices.Clone(key), labels: slices.Clone(labels), expires: kind == kindGauge && expires(key), hidden: replaced(key)}
 	name := s.seriesName(key)
 	help := "hashicorp/raft's " + strings.Join(key, ".") + " (through go-metrics)"
 	constLabels := prometheus.Labels{}

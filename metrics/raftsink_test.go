@@ -57,8 +57,8 @@ func TestRaftSinkSeries(t *testing.T) {
 	s.IncrCounter([]string{"raft", "state", "leader"}, 2)
 	s.IncrCounterWithLabels([]string{"raft", "replication", "appendEntries", "logs"}, 5, peer)
 	s.IncrCounterWithLabels([]string{"raft", "replication", "appendEntries", "logs"}, 7, []gometrics.Label{{Name: "peer_id", Value: "n3"}})
-	s.SetGauge([]string{"raft", "peers"}, 3)
-	s.SetGauge([]string{"raft", "peers"}, 5)
+	s.SetGauge([]string{"raft", "fsm", "lastRestoreDuration"}, 3)
+	s.SetGauge([]string{"raft", "fsm", "lastRestoreDuration"}, 5)
 	for _, ms := range []float32{0.3, 0.7, 40} {
 		s.AddSampleWithLabels([]string{"raft", "replication", "appendEntries", "rpc"}, ms, peer)
 	}
@@ -88,7 +88,7 @@ func TestRaftSinkSeries(t *testing.T) {
 	counter := func(m *dto.Metric) float64 { return m.GetCounter().GetValue() }
 	check("seatd_raft_state_leader", map[string]float64{"": 3}, counter)
 	check("seatd_raft_replication_appendEntries_logs", map[string]float64{"peer_id=n2": 5, "peer_id=n3": 7}, counter)
-	check("seatd_raft_peers", map[string]float64{"": 5}, func(m *dto.Metric) float64 { return m.GetGauge().GetValue() })
+	check("seatd_raft_fsm_lastRestoreDuration", map[string]float64{"": 5}, func(m *dto.Metric) float64 { return m.GetGauge().GetValue() })
 	check("seatd_raft_replication_appendEntries_rpc", map[string]float64{"peer_id=n2": 3}, func(m *dto.Metric) float64 {
 		return float64(m.GetHistogram().GetSampleCount())
 	})
@@ -170,22 +170,32 @@ func TestRaftSinkGaugesExpire(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	s.now = func() time.Time { return now }
 	s.SetGauge([]string{"raft", "leader", "dispatchNumLogs"}, 4)
+	s.SetGauge([]string{"raft", "commitNumLogs"}, 2)
+	s.SetGauge([]string{"raft", "fsm", "lastRestoreDuration"}, 12)
 	s.SetGauge([]string{"raft", "peers"}, 3)
 	s.IncrCounter([]string{"raft", "apply"}, 1)
 	now = now.Add(gaugeExpiry - time.Second)
-	if got := gatherSink(t, s); got["seatd_raft_leader_dispatchNumLogs"] == nil {
-		t.Fatal("a gauge set within the expiry is not served")
+	got := gatherSink(t, s)
+	for _, name := range []string{"seatd_raft_leader_dispatchNumLogs", "seatd_raft_commitNumLogs"} {
+		if got[name] == nil {
+			t.Fatalf("%s, set within the expiry, is not served", name)
+		}
+	}
+	if got["seatd_raft_peers"] != nil {
+		t.Error("raft.peers served: only a leader sets it (seatd_cluster_members replaces it)")
 	}
 	now = now.Add(2 * time.Second)
-	got := gatherSink(t, s)
-	if got["seatd_raft_leader_dispatchNumLogs"] != nil {
-		t.Error("a gauge not set for longer than the expiry is still served")
+	got = gatherSink(t, s)
+	for _, name := range []string{"seatd_raft_leader_dispatchNumLogs", "seatd_raft_commitNumLogs"} {
+		if got[name] != nil {
+			t.Errorf("%s, a leader's gauge not set for longer than the expiry, is still served", name)
+		}
 	}
 	if got["seatd_raft_apply"] == nil {
 		t.Error("a counter expired: counters stay")
 	}
-	if got["seatd_raft_peers"] == nil {
-		t.Error("raft.peers expired: Raft sets it only when the configuration changes")
+	if got["seatd_raft_fsm_lastRestoreDuration"] == nil {
+		t.Error("raft.fsm.lastRestoreDuration expired: Raft sets it only after a restore")
 	}
 	s.SetGauge([]string{"raft", "leader", "dispatchNumLogs"}, 6)
 	if got := gatherSink(t, s); got["seatd_raft_leader_dispatchNumLogs"].GetMetric()[0].GetGauge().GetValue() != 6 {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seatd/seatd/cluster"
 	"github.com/seatd/seatd/internal/testutil"
 )
 
@@ -165,6 +166,37 @@ func TestHTTPMetricsShowPeerClocks(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestHTTPMetricsCountMembers: every node, followers too, serves the
+// configuration's size, and follows a change of it.
+func TestHTTPMetricsCountMembers(t *testing.T) {
+	tc := newTestCluster(t, 3, 5, withHTTP)
+	leader := tc.waitForLeader()
+	hc := &http.Client{Timeout: 5 * time.Second}
+	waitVoters := func(nodes []int, want float64) {
+		t.Helper()
+		for _, i := range nodes {
+			series := `seatd_cluster_members{suffrage="voter"}`
+			testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("%s's %s = %v", tc.cfgs[i].ID, series, want), func() bool {
+				_, body := tc.httpGet(t, hc, "http", i, "/metrics")
+				return strings.Contains(body, series) && metricValue(body, series) == want &&
+					metricValue(body, `seatd_cluster_members{suffrage="nonvoter"}`) == 0
+			})
+		}
+	}
+	waitVoters([]int{0, 1, 2}, 3)
+	gone := tc.followers()[0]
+	if err := cluster.Remove(tc.dialer(), tc.cfgs[leader].Raft, tc.cfgs[gone].ID, false); err != nil {
+		t.Fatalf("remove %s: %v", tc.cfgs[gone].ID, err)
+	}
+	var rest []int
+	for i := range tc.nodes {
+		if i != gone {
+			rest = append(rest, i)
+		}
+	}
+	waitVoters(rest, 2)
 }
 
 func TestHTTPReadAPI(t *testing.T) {

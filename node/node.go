@@ -195,6 +195,7 @@ func (n *Node) open() error {
 		return err
 	}
 	n.rep, n.replica = rep, rep
+	set.CountMembersWith(n.countMembers)
 
 	n.forwarder = cluster.NewForwarder(cluster.ForwarderConfig{
 		Dialer:        dialer,
@@ -262,6 +263,19 @@ func (n *Node) startClockWatch(dialer *transport.Dialer, obs cluster.ClockObserv
 		defer n.bg.Done()
 		watch.Run(ctx)
 	}()
+}
+
+// countMembers counts the voters and non-voters of the configuration this
+// node knows (seatd_cluster_members).
+func (n *Node) countMembers() (voters, nonvoters int) {
+	for _, m := range n.rep.Status().Members {
+		if m.Voter {
+			voters++
+		} else {
+			nonvoters++
+		}
+	}
+	return voters, nonvoters
 }
 
 // otherMembers is the configuration this node knows, itself left out.
