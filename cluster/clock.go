@@ -19,6 +19,11 @@ import (
 // one's (docs/protocol.md), so a second is already a visible fault.
 const ClockSkewWarning = time.Second
 
+// maxClockRoundTrip is the slowest answer to a clock probe a ClockWatch
+// judges: the offset is right to within half the round trip, and beyond
+// this that uncertainty would be a large part of ClockSkewWarning.
+const maxClockRoundTrip = ClockSkewWarning / 4
+
 // PeerClock asks the member at addr for its clock and returns how far it
 // is ahead of this node's (negative: behind), measured against the middle
 // of the request's round trip, and that round trip: the offset is right to
@@ -58,15 +63,19 @@ type ClockObserver interface {
 
 // ClockWatchConfig configures a ClockWatch.
 type ClockWatchConfig struct {
+	// Dialer reaches the members' membership service (TLS when the
+	// node-to-node port has it).
 	Dialer *transport.Dialer
 	// Members returns the other members to ask (this node left out).
 	Members func() []Member
 	// Interval is the time between rounds (default 10 s).
 	Interval time.Duration
 	// Timeout bounds asking one member (default 2 s).
-	Timeout  time.Duration
-	Observer ClockObserver // may be nil
-	Logger   hclog.Logger
+	Timeout time.Duration
+	// Observer is told of each round's offsets; may be nil.
+	Observer ClockObserver
+	// Logger gets the skew warnings (default: none).
+	Logger hclog.Logger
 }
 
 // ClockWatch asks every other member for its clock at each interval,
@@ -113,10 +122,11 @@ func (w *ClockWatch) Run(ctx context.Context) {
 func (w *ClockWatch) round(ctx context.Context) {
 	members := w.cfg.Members()
 	offsets := make([]time.Duration, len(members))
+	rtts := make([]time.Duration, len(members))
 	errs := make([]error, len(members))
 	var wg sync.WaitGroup
 	for i, m := range members {
-		wg.Go(func() { offsets[i], _, errs[i] = PeerClock(ctx, w.cfg.Dialer, m.Address, w.cfg.Timeout) })
+		wg.Go(func() { offsets[i], rtts[i], errs[i] = PeerClock(ctx, w.cfg.Dialer, m.Address, w.cfg.Timeout) })
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
@@ -128,12 +138,17 @@ func (w *ClockWatch) round(ctx context.Context) {
 			w.cfg.Logger.Debug("clock probe: no answer", "peer", m.ID, "error", errs[i])
 			continue
 		}
+		if rtts[i] > maxClockRoundTrip {
+			// Too uncertain to judge: like no answer this round.
+			w.cfg.Logger.Debug("clock probe: answer too slow to judge", "peer", m.ID, "round_trip", rtts[i].String())
+			continue
+		}
 		answered[m.ID] = offsets[i]
 		skewed := offsets[i] > ClockSkewWarning || offsets[i] < -ClockSkewWarning
 		switch {
 		case skewed && !w.skewed[m.ID]:
 			w.cfg.Logger.Warn("a member's clock differs from this node's: holds end early by as much as a new leader's clock runs ahead; keep the nodes' clocks in sync (NTP)",
-				"peer", m.ID, "peer_ahead_by", offsets[i].Round(time.Millisecond).String())
+				"peer", m.ID, "peer_ahead_by", offsets[i].Round(time.Millisecond).String(), "round_trip", rtts[i].String())
 		case !skewed && w.skewed[m.ID]:
 			w.cfg.Logger.Info("a member's clock agrees with this node's again", "peer", m.ID, "peer_ahead_by", offsets[i].Round(time.Millisecond).String())
 		}

@@ -20,8 +20,9 @@ import (
 // skewedPeer answers the membership service's CLOCK with its clock set
 // ahead by skew (negative: behind).
 type skewedPeer struct {
-	ln   net.Listener
-	skew atomic.Int64 // nanoseconds
+	ln    net.Listener
+	skew  atomic.Int64 // nanoseconds
+	delay atomic.Int64 // nanoseconds before it reads its clock and answers
 }
 
 func startSkewedPeer(t *testing.T, skew time.Duration) *skewedPeer {
@@ -52,6 +53,7 @@ func startSkewedPeer(t *testing.T, skew time.Duration) *skewedPeer {
 				if line, err := r.ReadString('\n'); err != nil || strings.TrimSpace(line) != "CLOCK" {
 					return
 				}
+				time.Sleep(time.Duration(p.delay.Load()))
 				fmt.Fprintf(conn, "CLOCK %d\n", time.Now().Add(time.Duration(p.skew.Load())).UnixNano())
 			})
 		}
@@ -180,4 +182,46 @@ func TestClockWatchWarnsOfSkew(t *testing.T) {
 	if got := logs.Count(warning); got != 1 {
 		t.Errorf("%d warnings, want still one", got)
 	}
+}
+
+// TestClockWatchIgnoresSlowAnswers: an answer whose round trip makes the
+// offset too uncertain (beyond maxClockRoundTrip) is neither reported nor
+// warned of; the member is judged again once it answers quickly.
+func TestClockWatchIgnoresSlowAnswers(t *testing.T) {
+	slow := startSkewedPeer(t, 5*time.Second)
+	slow.delay.Store(int64(maxClockRoundTrip + 100*time.Millisecond))
+	inSync := startSkewedPeer(t, 0)
+	logs := testutil.NewLogSink(t)
+	obs := &clockRounds{}
+	w := NewClockWatch(ClockWatchConfig{
+		Dialer: &transport.Dialer{},
+		Members: func() []Member {
+			return []Member{{ID: "n2", Address: inSync.addr()}, {ID: "n3", Address: slow.addr()}}
+		},
+		Interval: 10 * time.Millisecond,
+		Observer: obs,
+		Logger:   hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Info}),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.Run(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	testutil.WaitFor(t, 10*time.Second, "two rounds", func() bool { n, _ := obs.last(); return n >= 2 })
+	if _, offsets := obs.last(); len(offsets) != 1 || offsets["n3"] != 0 {
+		t.Fatalf("a round reported %v, want n2 only", offsets)
+	}
+	if logs.Contains("a member's clock differs") {
+		t.Error("a slow answer was warned of")
+	}
+	slow.delay.Store(0)
+	testutil.WaitFor(t, 10*time.Second, "n3 warned of once it answers quickly", func() bool {
+		return logs.Contains("a member's clock differs from this node's")
+	})
 }
