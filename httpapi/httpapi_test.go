@@ -3,24 +3,48 @@ package httpapi
 import (
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/seatd/seatd/internal/testutil"
 )
 
-// countingCluster is a Node that counts the rounds of asking the members.
+// countingCluster is a Node that counts the rounds of asking the members;
+// while hold is open, a round waits for it to close.
 type countingCluster struct {
 	rounds atomic.Int32
+	hold   chan struct{}
 }
 
 func (n *countingCluster) Status() Status { return Status{ID: "n1"} }
 func (n *countingCluster) Ready() error   { return nil }
 func (n *countingCluster) Cluster() []Member {
 	n.rounds.Add(1)
+	if n.hold != nil {
+		<-n.hold
+	}
 	return []Member{{ID: "n1", State: "Leader"}, {ID: "n2", State: "Follower"}}
+}
+
+// goroutinesIn counts the goroutines whose stack holds any of frames.
+func goroutinesIn(frames ...string) int {
+	buf := make([]byte, 1<<20)
+	n := 0
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		for _, f := range frames {
+			if strings.Contains(g, f) {
+				n++
+				break
+			}
+		}
+	}
+	return n
 }
 
 // TestClusterAskedOncePerRound: many pages polling /v1/cluster at once
@@ -39,10 +63,17 @@ func TestClusterAskedOncePerRound(t *testing.T) {
 			t.Errorf("GET /v1/cluster = %d %s", rec.Code, rec.Body)
 		}
 	}
+	// The first round is held until all 20 polls are under way: each one
+	// is then either waiting for that round or asking the members itself.
+	node.hold = make(chan struct{})
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(get)
 	}
+	testutil.WaitFor(t, 10*time.Second, "20 polls waiting", func() bool {
+		return goroutinesIn("(*countingCluster).Cluster", "(*Server).clusterNow") == 20
+	})
+	close(node.hold)
 	wg.Wait()
 	if got := node.rounds.Load(); got != 1 {
 		t.Fatalf("20 polls at once asked the members %d times, want once", got)
