@@ -83,12 +83,21 @@ function drawSeats(page) {
   });
 }
 
+// Refreshes overlap (the timer, and a click that changes the page): one
+// is drawn only if no later one was drawn already and it is for the page
+// still shown, so a slow answer for the previous page cannot replace the
+// new one.
+let asked = 0, drawn = 0;
+
 async function refresh() {
+  const mine = ++asked, wantEvent = event, wantFrom = from;
   try {
     const [cluster, events, page] = await Promise.all([
       getJSON("v1/cluster"), getJSON("v1/events"),
-      getJSON("v1/events/" + encodeURIComponent(event) + "/seats?from=" + from + "&count=" + pageSize),
+      getJSON("v1/events/" + encodeURIComponent(wantEvent) + "/seats?from=" + wantFrom + "&count=" + pageSize),
     ]);
+    if (mine < drawn || wantEvent !== event || wantFrom !== from) return;
+    drawn = mine;
     drawNodes(cluster);
     drawEvents(events);
     if (page.page.length === 0 && from > 1 && page.seats > 0) {
@@ -100,6 +109,7 @@ async function refresh() {
     drawSeats(page);
     document.getElementById("error").textContent = "";
   } catch (e) {
+    if (mine < drawn) return;
     document.getElementById("error").textContent = "not updated: " + e.message;
   }
 }
