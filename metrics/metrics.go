@@ -74,6 +74,7 @@ func New() (*Set, error) {
 		"Servers in the cluster configuration this node knows, by suffrage (voter, nonvoter), read at each scrape.",
 		[]string{"suffrage"}, nil)}
 	sink := newRaftSink("seatd")
+	sink.members = s.members
 	for _, c := range []prometheus.Collector{
 		s.requests, s.latency, s.batchWrites, s.commit, s.peerClocks, s.members, sink,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -126,36 +127,48 @@ func (s *Set) ObservePeerClocks(offsets map[string]time.Duration) {
 	s.peerClocks.offsets = offsets
 }
 
-// CountMembersWith sets what seatd_cluster_members reads at each scrape:
-// count returns the voters and non-voters of the configuration this node
-// knows. Until it is set the series is not served.
-func (s *Set) CountMembersWith(count func() (voters, nonvoters int)) {
+// MembersFrom sets what seatd_cluster_members reads at each scrape: list
+// returns the ids of the voters and non-voters of the configuration this
+// node knows. Until it is set the series is not served. Raft's per-peer
+// series (label peer_id) of a server no longer in the list are not served
+// either.
+func (s *Set) MembersFrom(list func() (voters, nonvoters []string)) {
 	s.members.mu.Lock()
 	defer s.members.mu.Unlock()
-	s.members.count = count
+	s.members.list = list
 }
 
 // members serves the configuration's size on every node, leader or not.
 // It stands in for Raft's raft.peers, which only a leader sets, and only
 // when the configuration changes (the sink does not serve it).
 type members struct {
-	desc  *prometheus.Desc
-	mu    sync.Mutex
-	count func() (voters, nonvoters int)
+	desc *prometheus.Desc
+	mu   sync.Mutex
+	list func() (voters, nonvoters []string)
+}
+
+// read returns the configuration's voters and non-voters; ok is false
+// until MembersFrom was called.
+func (m *members) read() (voters, nonvoters []string, ok bool) {
+	m.mu.Lock()
+	list := m.list
+	m.mu.Unlock()
+	if list == nil {
+		return nil, nil, false
+	}
+	voters, nonvoters = list()
+	return voters, nonvoters, true
 }
 
 func (m *members) Describe(ch chan<- *prometheus.Desc) { ch <- m.desc }
 
 func (m *members) Collect(ch chan<- prometheus.Metric) {
-	m.mu.Lock()
-	count := m.count
-	m.mu.Unlock()
-	if count == nil {
+	voters, nonvoters, ok := m.read()
+	if !ok {
 		return
 	}
-	voters, nonvoters := count()
-	ch <- prometheus.MustNewConstMetric(m.desc, prometheus.GaugeValue, float64(voters), "voter")
-	ch <- prometheus.MustNewConstMetric(m.desc, prometheus.GaugeValue, float64(nonvoters), "nonvoter")
+	ch <- prometheus.MustNewConstMetric(m.desc, prometheus.GaugeValue, float64(len(voters)), "voter")
+	ch <- prometheus.MustNewConstMetric(m.desc, prometheus.GaugeValue, float64(len(nonvoters)), "nonvoter")
 }
 
 // peerClocks serves the last round of clock offsets as one gauge per

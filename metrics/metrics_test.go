@@ -3,6 +3,8 @@ package metrics
 import (
 	"testing"
 	"time"
+
+	gometrics "github.com/armon/go-metrics"
 )
 
 func TestResultLabel(t *testing.T) {
@@ -85,13 +87,51 @@ func TestClusterMembers(t *testing.T) {
 	if got := members(); len(got) != 0 {
 		t.Errorf("before CountMembersWith: %v", got)
 	}
-	voters, nonvoters := 3, 1
-	s.CountMembersWith(func() (int, int) { return voters, nonvoters })
+	voters, nonvoters := []string{"n1", "n2", "n3"}, []string{"n4"}
+	s.MembersFrom(func() ([]string, []string) { return voters, nonvoters })
 	if got := members(); len(got) != 2 || got["suffrage=voter"] != 3 || got["suffrage=nonvoter"] != 1 {
 		t.Errorf("3 voters and 1 non-voter: %v", got)
 	}
-	voters, nonvoters = 4, 0 // the non-voter was promoted
+	voters, nonvoters = []string{"n1", "n2", "n3", "n4"}, nil // the non-voter was promoted
 	if got := members(); got["suffrage=voter"] != 4 || got["suffrage=nonvoter"] != 0 {
 		t.Errorf("after a promotion: %v", got)
+	}
+}
+
+// TestRemovedPeerSeriesLeftOut: Raft's per-peer series are served while
+// the peer is in the configuration, and left out once it is removed.
+func TestRemovedPeerSeriesLeftOut(t *testing.T) {
+	s, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := newRaftSink("seatd")
+	sink.members = s.members
+	for _, p := range []string{"n2", "n3"} {
+		sink.IncrCounterWithLabels([]string{"raft", "replication", "appendEntries", "logs"}, 1, []gometrics.Label{{Name: "peer_id", Value: p}})
+	}
+	sink.IncrCounter([]string{"raft", "apply"}, 1)
+	peers := func() map[string]bool {
+		t.Helper()
+		got := map[string]bool{}
+		for _, m := range gatherSink(t, sink)["seatd_raft_replication_appendEntries_logs"].GetMetric() {
+			got[labelsOf(m)] = true
+		}
+		return got
+	}
+	if got := peers(); len(got) != 2 {
+		t.Errorf("before the configuration is known: %v, want both peers", got)
+	}
+	voters := []string{"n1", "n2", "n3"}
+	s.MembersFrom(func() ([]string, []string) { return voters, nil })
+	if got := peers(); len(got) != 2 {
+		t.Errorf("both in the configuration: %v", got)
+	}
+	voters = []string{"n1", "n2"}
+	if got := peers(); len(got) != 1 || !got["peer_id=n2"] {
+		t.Errorf("n3 removed: %v, want n2 only", got)
+	}
+	if gatherSink(t, sink)["seatd_raft_apply"] == nil {
+		t.Error("a series without a peer was left out")
 	}
 }

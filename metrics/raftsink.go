@@ -38,6 +38,9 @@ type raftSink struct {
 	// would make the registry refuse the whole scrape, so a later one is
 	// kept but not served.
 	families map[string]string
+	// members, when set, is the configuration: a series labelled with the
+	// peer_id of a server no longer in it is not served.
+	members *members
 }
 
 // gaugeExpiry is how long a leader's gauge that is no longer set stays on
@@ -47,8 +50,8 @@ type raftSink struct {
 // gauge stays until set again (raft.fsm.lastRestoreDuration is set only
 // after a restore, and must not vanish from a cluster that is merely
 // stable). Counters and histograms stay for the life of the process, as
-// with the client library's own vectors (a removed peer's peer_id series
-// keeps its last values).
+// with the client library's own vectors, but a peer's series (peer_id)
+// is left out once the peer is no longer in the configuration.
 const gaugeExpiry = time.Minute
 
 // expires reports whether a gauge of key is hidden once not set for
@@ -92,6 +95,8 @@ type raftSeries struct {
 	setAt atomic.Int64
 	// expires: a gauge hidden once not set for gaugeExpiry.
 	expires bool
+	// peer is the value of its peer_id label, "" without one.
+	peer string
 	// hidden: the series is not served, because its name is taken by a
 	// series of another identity, its labels would break the scrape, or
 	// the Set serves a replacement (replaced).
@@ -162,6 +167,9 @@ func (s *raftSink) newSeries(kind seriesKind, key []string, labels []gometrics.L
 	constLabels := prometheus.Labels{}
 	rawNames := make([]string, 0, len(labels))
 	for _, l := range labels {
+		if l.Name == "peer_id" {
+			r.peer = l.Value
+		}
 		n := sanitize(l.Name)
 		if _, twice := constLabels[n]; twice || !servableLabel(kind, n) {
 			r.hidden = true
@@ -258,11 +266,20 @@ func (s *raftSink) Describe(chan<- *prometheus.Desc) {}
 // Collect implements prometheus.Collector.
 func (s *raftSink) Collect(ch chan<- prometheus.Metric) {
 	expired := s.now().Add(-gaugeExpiry).UnixNano()
+	var inConfig map[string]bool // nil: every peer's series is served
+	if s.members != nil {
+		if voters, nonvoters, ok := s.members.read(); ok {
+			inConfig = make(map[string]bool, len(voters)+len(nonvoters))
+			for _, id := range append(voters, nonvoters...) {
+				inConfig[id] = true
+			}
+		}
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, bucket := range s.series {
 		for _, r := range bucket {
-			if r.hidden {
+			if r.hidden || r.peer != "" && inConfig != nil && !inConfig[r.peer] {
 				continue
 			}
 			switch r.kind {

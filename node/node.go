@@ -195,7 +195,7 @@ func (n *Node) open() error {
 		return err
 	}
 	n.rep, n.replica = rep, rep
-	set.CountMembersWith(n.countMembers)
+	set.MembersFrom(n.memberIDs)
 
 	n.forwarder = cluster.NewForwarder(cluster.ForwarderConfig{
 		Dialer:        dialer,
@@ -265,14 +265,14 @@ func (n *Node) startClockWatch(dialer *transport.Dialer, obs cluster.ClockObserv
 	}()
 }
 
-// countMembers counts the voters and non-voters of the configuration this
-// node knows (seatd_cluster_members).
-func (n *Node) countMembers() (voters, nonvoters int) {
+// memberIDs lists the voters and non-voters of the configuration this node
+// knows (seatd_cluster_members, and which peers' Raft series are served).
+func (n *Node) memberIDs() (voters, nonvoters []string) {
 	for _, m := range n.rep.Status().Members {
 		if m.Voter {
-			voters++
+			voters = append(voters, m.ID)
 		} else {
-			nonvoters++
+			nonvoters = append(nonvoters, m.ID)
 		}
 	}
 	return voters, nonvoters
