@@ -62,7 +62,7 @@ func TestPeerClocks(t *testing.T) {
 }
 
 // TestClusterMembers: seatd_cluster_members is read from the configuration
-// at each scrape, and not served before CountMembersWith.
+// at each scrape, and not served before MembersFrom.
 func TestClusterMembers(t *testing.T) {
 	s, err := New()
 	if err != nil {
@@ -85,7 +85,7 @@ func TestClusterMembers(t *testing.T) {
 		return got
 	}
 	if got := members(); len(got) != 0 {
-		t.Errorf("before CountMembersWith: %v", got)
+		t.Errorf("before MembersFrom: %v", got)
 	}
 	voters, nonvoters := []string{"n1", "n2", "n3"}, []string{"n4"}
 	s.MembersFrom(func() ([]string, []string) { return voters, nonvoters })

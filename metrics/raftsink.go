@@ -270,8 +270,10 @@ func (s *raftSink) Collect(ch chan<- prometheus.Metric) {
 	if s.members != nil {
 		if voters, nonvoters, ok := s.members.read(); ok {
 			inConfig = make(map[string]bool, len(voters)+len(nonvoters))
-			for _, id := range append(voters, nonvoters...) {
-				inConfig[id] = true
+			for _, ids := range [][]string{voters, nonvoters} {
+				for _, id := range ids {
+					inConfig[id] = true
+				}
 			}
 		}
 	}
