@@ -126,6 +126,31 @@ func (c *clockRounds) last() (int, map[string]time.Duration) {
 	return len(c.rounds), c.rounds[len(c.rounds)-1]
 }
 
+// runClockWatch runs a ClockWatch over members, rounds 10 ms apart, with
+// its rounds recorded and its log in logs, until the test ends.
+func runClockWatch(t *testing.T, logs *testutil.LogSink, members []Member) *clockRounds {
+	t.Helper()
+	obs := &clockRounds{}
+	w := NewClockWatch(ClockWatchConfig{
+		Dialer:   &transport.Dialer{},
+		Members:  func() []Member { return members },
+		Interval: 10 * time.Millisecond,
+		Observer: obs,
+		Logger:   hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Info}),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return obs
+}
+
 // TestClockWatchWarnsOfSkew: each round reports every member that
 // answered; a member whose clock is more than ClockSkewWarning off is
 // warned of once, not every round, and its return is logged.
@@ -139,26 +164,7 @@ func TestClockWatchWarnsOfSkew(t *testing.T) {
 	gone.Close() // a member that does not answer
 
 	logs := testutil.NewLogSink(t)
-	obs := &clockRounds{}
-	w := NewClockWatch(ClockWatchConfig{
-		Dialer: &transport.Dialer{},
-		Members: func() []Member {
-			return []Member{{ID: "n2", Address: inSync.addr()}, {ID: "n3", Address: ahead.addr()}, {ID: "n4", Address: gone.Addr().String()}}
-		},
-		Interval: 10 * time.Millisecond,
-		Observer: obs,
-		Logger:   hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Info}),
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		w.Run(ctx)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	obs := runClockWatch(t, logs, []Member{{ID: "n2", Address: inSync.addr()}, {ID: "n3", Address: ahead.addr()}, {ID: "n4", Address: gone.Addr().String()}})
 
 	testutil.WaitFor(t, 5*time.Second, "three rounds", func() bool { n, _ := obs.last(); return n >= 3 })
 	_, offsets := obs.last()
@@ -192,26 +198,7 @@ func TestClockWatchIgnoresSlowAnswers(t *testing.T) {
 	slow.delay.Store(int64(maxClockRoundTrip + 100*time.Millisecond))
 	inSync := startSkewedPeer(t, 0)
 	logs := testutil.NewLogSink(t)
-	obs := &clockRounds{}
-	w := NewClockWatch(ClockWatchConfig{
-		Dialer: &transport.Dialer{},
-		Members: func() []Member {
-			return []Member{{ID: "n2", Address: inSync.addr()}, {ID: "n3", Address: slow.addr()}}
-		},
-		Interval: 10 * time.Millisecond,
-		Observer: obs,
-		Logger:   hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Info}),
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		w.Run(ctx)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	obs := runClockWatch(t, logs, []Member{{ID: "n2", Address: inSync.addr()}, {ID: "n3", Address: slow.addr()}})
 
 	testutil.WaitFor(t, 10*time.Second, "two rounds", func() bool { n, _ := obs.last(); return n >= 2 })
 	if _, offsets := obs.last(); len(offsets) != 1 || offsets["n3"] != 0 {

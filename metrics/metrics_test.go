@@ -23,6 +23,25 @@ func TestResultLabel(t *testing.T) {
 	}
 }
 
+// gauges gathers the Set's registry and returns the gauge family name's
+// values by their labels.
+func gauges(t *testing.T, s *Set, name string) map[string]float64 {
+	t.Helper()
+	families, err := s.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() == name {
+			for _, m := range f.GetMetric() {
+				got[labelsOf(m)] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	return got
+}
+
 // TestPeerClocks: a round of clock offsets is served one gauge per member,
 // and the next round replaces it whole (a member that did not answer is
 // no longer shown).
@@ -31,23 +50,7 @@ func TestPeerClocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	offsets := func() map[string]float64 {
-		t.Helper()
-		families, err := s.Registry.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := map[string]float64{}
-		for _, f := range families {
-			if f.GetName() != "seatd_peer_clock_offset_seconds" {
-				continue
-			}
-			for _, m := range f.GetMetric() {
-				got[labelsOf(m)] = m.GetGauge().GetValue()
-			}
-		}
-		return got
-	}
+	offsets := func() map[string]float64 { return gauges(t, s, "seatd_peer_clock_offset_seconds") }
 	if got := offsets(); len(got) != 0 {
 		t.Errorf("before any round: %v", got)
 	}
@@ -68,22 +71,7 @@ func TestClusterMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	members := func() map[string]float64 {
-		t.Helper()
-		families, err := s.Registry.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := map[string]float64{}
-		for _, f := range families {
-			if f.GetName() == "seatd_cluster_members" {
-				for _, m := range f.GetMetric() {
-					got[labelsOf(m)] = m.GetGauge().GetValue()
-				}
-			}
-		}
-		return got
-	}
+	members := func() map[string]float64 { return gauges(t, s, "seatd_cluster_members") }
 	if got := members(); len(got) != 0 {
 		t.Errorf("before MembersFrom: %v", got)
 	}
