@@ -19,11 +19,6 @@ import (
 // one's (docs/protocol.md), so a second is already a visible fault.
 const ClockSkewWarning = time.Second
 
-// maxClockRoundTrip is the slowest answer to a clock probe a ClockWatch
-// judges: the offset is right to within half the round trip, and beyond
-// this that uncertainty would be a large part of ClockSkewWarning.
-const maxClockRoundTrip = ClockSkewWarning / 4
-
 // PeerClock asks the member at addr for its clock and returns how far it
 // is ahead of this node's (negative: behind), measured against the middle
 // of the request's round trip, and that round trip: the offset is right to
@@ -138,13 +133,18 @@ func (w *ClockWatch) round(ctx context.Context) {
 			w.cfg.Logger.Debug("clock probe: no answer", "peer", m.ID, "error", errs[i])
 			continue
 		}
-		if rtts[i] > maxClockRoundTrip {
-			// Too uncertain to judge: like no answer this round.
-			w.cfg.Logger.Debug("clock probe: answer too slow to judge", "peer", m.ID, "round_trip", rtts[i].String())
-			continue
-		}
 		answered[m.ID] = offsets[i]
-		skewed := offsets[i] > ClockSkewWarning || offsets[i] < -ClockSkewWarning
+		// The offset is right to within half the round trip: a member is
+		// judged skewed, or in sync again, only when all of that range
+		// says so, and otherwise stays as it was judged before.
+		off, margin := offsets[i].Abs(), rtts[i]/2
+		skewed := w.skewed[m.ID]
+		switch {
+		case off-margin > ClockSkewWarning:
+			skewed = true
+		case off+margin <= ClockSkewWarning:
+			skewed = false
+		}
 		switch {
 		case skewed && !w.skewed[m.ID]:
 			w.cfg.Logger.Warn("a member's clock differs from this node's: holds end early by as much as a new leader's clock runs ahead; keep the nodes' clocks in sync (NTP)",
