@@ -108,4 +108,17 @@ func TestLivePagePagesTheSeatMap(t *testing.T) {
 			t.Errorf("%s: next is not disabled on the last page", url)
 		}
 	}
+
+	// A link to an event that does not exist still shows the cluster and
+	// the events to choose from, and says why there is no seat map.
+	dom = renderedPage(t, browser, base+"?event=nosuch")
+	if !strings.Contains(dom, `<option value="default">default</option>`) {
+		t.Errorf("an unknown event: the list of events is not shown:\n%s", dom)
+	}
+	if !strings.Contains(dom, fmt.Sprintf(`data-id="%s"`, tc.cfgs[leader].ID)) {
+		t.Errorf("an unknown event: the cluster is not shown")
+	}
+	if !strings.Contains(dom, "not updated: v1/events/nosuch/seats") || !strings.Contains(dom, "404") {
+		t.Errorf("an unknown event: no error shown")
+	}
 }

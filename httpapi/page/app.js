@@ -83,34 +83,41 @@ function drawSeats(page) {
   });
 }
 
-// Refreshes overlap (the timer, and a click that changes the page): one
-// is drawn only if no later one was drawn already and it is for the page
-// still shown, so a slow answer for the previous page cannot replace the
-// new one.
-let asked = 0, drawn = 0;
+// Refreshes overlap (a click that changes the page while the timer's is
+// under way): one is shown, seats or error, only if no later one was shown
+// already and it is for the page still shown, so a slow answer for the
+// previous page cannot replace the new one. The timer skips its turn while
+// a refresh is under way, so a slow node does not pile requests up.
+let asked = 0, shown = 0, underWay = 0;
 
 async function refresh() {
   const mine = ++asked, wantEvent = event, wantFrom = from;
+  underWay++;
   try {
-    const [cluster, events, page] = await Promise.all([
+    // Each part is drawn if it came: an unknown event (an old link) still
+    // shows the cluster and the list of events to pick from.
+    const [cluster, events, page] = await Promise.allSettled([
       getJSON("v1/cluster"), getJSON("v1/events"),
       getJSON("v1/events/" + encodeURIComponent(wantEvent) + "/seats?from=" + wantFrom + "&count=" + pageSize),
     ]);
-    if (mine < drawn || wantEvent !== event || wantFrom !== from) return;
-    drawn = mine;
-    drawNodes(cluster);
-    drawEvents(events);
-    if (page.page.length === 0 && from > 1 && page.seats > 0) {
-      // Past the event's last seat (a smaller event, or an old link):
-      // show its last page instead.
-      goTo(Math.floor((page.seats - 1) / pageSize) * pageSize + 1);
-      return;
+    if (mine < shown || wantEvent !== event || wantFrom !== from) return;
+    shown = mine;
+    if (cluster.status === "fulfilled") drawNodes(cluster.value);
+    if (events.status === "fulfilled") drawEvents(events.value);
+    if (page.status === "fulfilled") {
+      const p = page.value;
+      if (p.page.length === 0 && wantFrom > 1 && p.seats > 0) {
+        // Past the event's last seat (a smaller event, or an old link):
+        // show its last page instead.
+        goTo(Math.floor((p.seats - 1) / pageSize) * pageSize + 1);
+        return;
+      }
+      drawSeats(p);
     }
-    drawSeats(page);
-    document.getElementById("error").textContent = "";
-  } catch (e) {
-    if (mine < drawn) return;
-    document.getElementById("error").textContent = "not updated: " + e.message;
+    const failed = [cluster, events, page].find(r => r.status === "rejected");
+    document.getElementById("error").textContent = failed ? "not updated: " + failed.reason.message : "";
+  } finally {
+    underWay--;
   }
 }
 
@@ -121,4 +128,4 @@ document.getElementById("event").addEventListener("change", e => {
 document.getElementById("prev").addEventListener("click", () => goTo(from - pageSize));
 document.getElementById("next").addEventListener("click", () => goTo(from + pageSize));
 refresh();
-setInterval(refresh, 500);
+setInterval(() => { if (underWay === 0) refresh(); }, 500);
