@@ -66,6 +66,8 @@ func TestClusterAskedOncePerRound(t *testing.T) {
 	// The first round is held until all 20 polls are under way: each one
 	// is then either waiting for that round or asking the members itself.
 	node.hold = make(chan struct{})
+	var release sync.Once
+	t.Cleanup(func() { release.Do(func() { close(node.hold) }) }) // if the wait below fails
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(get)
@@ -73,7 +75,7 @@ func TestClusterAskedOncePerRound(t *testing.T) {
 	testutil.WaitFor(t, 10*time.Second, "20 polls waiting", func() bool {
 		return goroutinesIn("(*countingCluster).Cluster", "(*Server).clusterNow") == 20
 	})
-	close(node.hold)
+	release.Do(func() { close(node.hold) })
 	wg.Wait()
 	if got := node.rounds.Load(); got != 1 {
 		t.Fatalf("20 polls at once asked the members %d times, want once", got)

@@ -226,7 +226,8 @@ func (r *Replica) open() error {
 	rc.BatchApplyCh = true
 	// Raft's legacy per-peer series repeat the labelled ones under
 	// names that hold the peer id: twice the metric cost per
-	// AppendEntries call for nothing.
+	// AppendEntries call for nothing (and /metrics leaves out a removed
+	// peer's series by their peer_id label, which those do not have).
 	rc.NoLegacyTelemetry = true
 	// A member removed from the configuration keeps its Raft running
 	// (as a follower outside the cluster) until the operator stops it.

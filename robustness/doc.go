@@ -31,7 +31,7 @@
 //     one; the run samples the offset between the two every 2 ms
 //     (wallclock.go), so a step of the host's clock during a run (an NTP
 //     correction) moves the bounds with it instead of making every later
-//     log time look wrong, and the log names each step;
+//     log time look wrong, and the log names each step of 5 ms or more;
 //   - no seat ever taken (booked or held) by two holders at once;
 //   - every acknowledged booking that was neither cancelled nor lost with
 //     its event is present at the end, on every node;

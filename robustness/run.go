@@ -73,8 +73,9 @@ type Report struct {
 	// SIGTERM at the end (reported, not a violation: the e2e tests own the
 	// shutdown contract).
 	HungOnStop []string
-	// ClockSteps describes every step of the host's wall clock seen during
-	// the run (the checks allow for them; the log shows them).
+	// ClockSteps describes every step of the host's wall clock of 5 ms or
+	// more seen during the run (the checks allow for every step; the log
+	// shows these).
 	ClockSteps []string
 	Violations []string
 	Artifacts  string // directory with logs and visualization, on failure
