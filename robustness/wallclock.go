@@ -39,7 +39,7 @@ const clockSampleEvery = 2 * time.Millisecond
 // clocks are read one after the other, and a thread preempted in between
 // shows an offset off by as long as it waited (a few hundred microseconds
 // seen on a loaded machine); the checks' SlackMs absorbs smaller steps.
-const clockStepMin = int64(time.Millisecond)
+const clockStepMin = time.Millisecond
 
 // newWallClock starts the timeline at start and takes its first sample.
 func newWallClock(start time.Time) *wallClock {
@@ -61,17 +61,11 @@ func (w *wallClock) sample() int64 {
 	return ns
 }
 
-// record adds one sample: the wall clock read wallNs (Unix ns) at ns since
-// the start.
-func (w *wallClock) record(ns, wallNs int64) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.recordLocked(ns, wallNs)
-}
-
+// recordLocked adds one sample, the wall clock read wallNs (Unix ns) at ns
+// since the start; w.mu is held.
 func (w *wallClock) recordLocked(ns, wallNs int64) {
 	offset := wallNs - ns
-	if n := len(w.spans); n > 0 && abs64(w.spans[n-1].offset-offset) < clockStepMin {
+	if n := len(w.spans); n > 0 && time.Duration(w.spans[n-1].offset-offset).Abs() < clockStepMin {
 		w.spans[n-1].to = max(w.spans[n-1].to, ns)
 		return
 	}
@@ -171,13 +165,6 @@ func (w *wallClock) steps() []string {
 			sign, step, time.Duration(prev.to).Round(time.Millisecond), time.Duration(s.from).Round(time.Millisecond)))
 	}
 	return out
-}
-
-func abs64(x int64) int64 {
-	if x < 0 {
-		return -x
-	}
-	return x
 }
 
 // floorDiv divides rounding towards minus infinity.

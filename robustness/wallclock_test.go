@@ -15,6 +15,14 @@ func fixedWallClock(startMs int64) *wallClock {
 	return &wallClock{spans: []clockSpan{{from: 0, to: 1 << 62, offset: startMs * 1e6}}}
 }
 
+// record adds one sample: the wall clock read wallNs (Unix ns) at ns since
+// the start.
+func (w *wallClock) record(ns, wallNs int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.recordLocked(ns, wallNs)
+}
+
 // steppedWallClock is a timeline sampled every millisecond whose wall
 // clock, startMs at the start, is stepped by stepMs between atMs-1 and
 // atMs on the timeline.
