@@ -102,6 +102,15 @@ type Config struct {
 	// for its clock (cluster.ClockWatch; seatd_peer_clock_offset_seconds).
 	ClockProbeInterval time.Duration
 
+	// ShareCPUs lets the node size the Go scheduler (GOMAXPROCS) to its
+	// share of the machine when other members of its cluster run on the
+	// same machine: nodes whose node-to-node addresses are all loopback
+	// addresses split the CPUs the runtime would give one of them
+	// (cpushare.go). seatd sets it unless the GOMAXPROCS environment
+	// variable is set; nodes of a test, which share one process, leave it
+	// off.
+	ShareCPUs bool
+
 	// Logger receives every log line, Raft's included.
 	Logger hclog.Logger
 

@@ -239,6 +239,9 @@ func (n *Node) open() error {
 	}()
 	go n.acceptClients()
 	n.startClockWatch(dialer, set)
+	if cfg.ShareCPUs {
+		n.startCPUShare()
+	}
 	if cfg.TLSClientCA != "" && cfg.PeerCert == "" {
 		n.logger.Warn("client identities are enforced but the node-to-node port is plaintext: anyone who reaches --raft can forward writes under any holder; add --peer-cert/--peer-key/--peer-ca")
 	}

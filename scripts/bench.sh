@@ -22,8 +22,9 @@
 # and OUT/bench-latency-cdf.svg. The temporary directory (node logs, JSON
 # results) is deleted at the end unless --keep is given or a step failed.
 # Extra seatd flags for every node: SEATD_FLAGS="--log-store boltdb" scripts/bench.sh
-# Each node runs with GOMAXPROCS = CPUs / 3 (at least 1) unless GOMAXPROCS is
-# set: the three nodes share the machine (see node_procs in scripts/lib.sh).
+# The nodes run with seatd's defaults: on one machine's loopback they share
+# its CPUs by themselves (GOMAXPROCS = CPUs / 3, at least 1, unless GOMAXPROCS
+# is set; docs/operations.md, "Several nodes on one machine").
 # A short smoke for CI: scripts/bench.sh --duration 5s --warmup 1s --out /tmp/x
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -149,12 +150,11 @@ wait_ports_free() {
 
 # start_cluster DIR: start n1 n2 n3 with data and logs in DIR.
 start_cluster() {
-	local dir=$1 i id procs
-	procs=$(node_procs 3)
+	local dir=$1 i id
 	for i in 0 1 2; do
 		id=${ids[i]}
 		# shellcheck disable=SC2086 # SEATD_FLAGS is a list of extra flags
-		GOMAXPROCS=$procs "$seatd_bin" --id "$id" --listen "${client_addr[i]}" --raft "${raft_addr[i]}" \
+		"$seatd_bin" --id "$id" --listen "${client_addr[i]}" --raft "${raft_addr[i]}" \
 			--data "$dir/$id" --peers "$peers" --seats "$seats" ${SEATD_FLAGS:-} >>"$dir/$id.log" 2>&1 &
 		node_pid[$id]=$!
 	done
@@ -382,15 +382,15 @@ $(free -h)
 
 Every run has a fresh three-node cluster on this machine (all on 127.0.0.1,
 so the "network" is loopback and the three nodes share the CPUs and the disk
-with the load generator), started as below. GOMAXPROCS gives each node its
-share of the CPUs (\`scripts/lib.sh\`, \`node_procs\`): three Go processes that
-each size themselves for the whole machine hand work between threads that
-wait for each other's CPUs.
+with the load generator), started as below, with seatd's defaults: nodes on
+loopback addresses size the Go scheduler to their share of the CPUs by
+themselves (GOMAXPROCS = CPUs ÷ 3, at least 1; docs/operations.md, "Several
+nodes on one machine").
 
 \`\`\`
-GOMAXPROCS=$(node_procs 3) bin/seatd --id n1 --listen ${client_addr[0]} --raft ${raft_addr[0]} --data DIR/n1 --peers $peers --seats $seats${SEATD_FLAGS:+ $SEATD_FLAGS}
-GOMAXPROCS=$(node_procs 3) bin/seatd --id n2 --listen ${client_addr[1]} --raft ${raft_addr[1]} --data DIR/n2 --peers $peers --seats $seats${SEATD_FLAGS:+ $SEATD_FLAGS}
-GOMAXPROCS=$(node_procs 3) bin/seatd --id n3 --listen ${client_addr[2]} --raft ${raft_addr[2]} --data DIR/n3 --peers $peers --seats $seats${SEATD_FLAGS:+ $SEATD_FLAGS}
+bin/seatd --id n1 --listen ${client_addr[0]} --raft ${raft_addr[0]} --data DIR/n1 --peers $peers --seats $seats${SEATD_FLAGS:+ $SEATD_FLAGS}
+bin/seatd --id n2 --listen ${client_addr[1]} --raft ${raft_addr[1]} --data DIR/n2 --peers $peers --seats $seats${SEATD_FLAGS:+ $SEATD_FLAGS}
+bin/seatd --id n3 --listen ${client_addr[2]} --raft ${raft_addr[2]} --data DIR/n3 --peers $peers --seats $seats${SEATD_FLAGS:+ $SEATD_FLAGS}
 \`\`\`
 
 and, once it has a leader, loaded by one of these (each client is one TCP

@@ -11,8 +11,8 @@
 # leader, then runs until Ctrl-C or SIGTERM, which stop the nodes cleanly.
 # A node that dies on its own is reported; the others keep running, so a
 # node can be killed by hand to watch a failover.
-# Each node gets GOMAXPROCS = CPUs / 3 (at least 1) unless GOMAXPROCS is set,
-# because the three nodes share this machine (node_procs in scripts/lib.sh).
+# The nodes share this machine's CPUs by themselves (GOMAXPROCS = CPUs / 3,
+# at least 1, unless GOMAXPROCS is set: docs/operations.md).
 # With --tls, development certificates are created in DIR/pki (once; --fresh
 # wipes them with the rest) and every port speaks mutual TLS: clients need
 # the CA and a client certificate (DIR/pki/alice.crt, identity "alice").
@@ -193,7 +193,7 @@ start_node() {
 	if [[ -n $seats ]]; then
 		args+=(--seats "$seats")
 	fi
-	GOMAXPROCS=$(node_procs "${#ids[@]}") bin/seatd "${args[@]}" "${node_tls[@]}" "${extra[@]}" >"$fifo" 2>&1 &
+	bin/seatd "${args[@]}" "${node_tls[@]}" "${extra[@]}" >"$fifo" 2>&1 &
 	node_pid[$id]=$!
 }
 

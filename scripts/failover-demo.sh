@@ -109,7 +109,7 @@ start_node() {
 	# it knows no leader before answering ERROR NO_LEADER (default 3s). Kept
 	# short so that step 3's LEADER polls come back soon after a leader
 	# exists, instead of the gap being rounded up by long waits.
-	GOMAXPROCS=$(node_procs "${#ids[@]}") "$root/bin/seatd" --id "$id" --listen "${client_addr[i]}" --raft "${raft_addr[i]}" \
+	"$root/bin/seatd" --id "$id" --listen "${client_addr[i]}" --raft "${raft_addr[i]}" \
 		--data "$data/$id" --peers "$peers" --seats "$seats" --leader-wait 200ms \
 		>>"$data/$id.log" 2>&1 &
 	node_pid[$id]=$!

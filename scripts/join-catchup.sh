@@ -40,7 +40,7 @@ for a in 127.0.0.1:751{1,2,3,4} 127.0.0.1:851{1,2,3,4}; do
 	! port_in_use "$a" || die "address already in use: $a"
 done
 for i in 1 2 3; do
-	GOMAXPROCS=$(node_procs 4) bin/seatd --id "n$i" --listen "127.0.0.1:751$i" --raft "127.0.0.1:851$i" \
+	bin/seatd --id "n$i" --listen "127.0.0.1:751$i" --raft "127.0.0.1:851$i" \
 		--data "$work/n$i" --peers "$peers" --seats 1000 "${flags[@]}" >"$work/n$i.log" 2>&1 &
 	pids+=($!)
 done
@@ -51,7 +51,7 @@ if ((${#flags[@]} > 0)); then
 	sleep 3 # a snapshot round (--snapshot-interval 1s) compacts the log
 fi
 t0=$(now_ms)
-GOMAXPROCS=$(node_procs 4) bin/seatd --id n4 --listen 127.0.0.1:7514 --raft 127.0.0.1:8514 \
+bin/seatd --id n4 --listen 127.0.0.1:7514 --raft 127.0.0.1:8514 \
 	--data "$work/n4" --join 127.0.0.1:8512 "${flags[@]}" >"$work/n4.log" 2>&1 &
 pids+=($!)
 until bin/seat cluster --raft 127.0.0.1:8511,127.0.0.1:8512,127.0.0.1:8513 list 2>/dev/null | grep -q '^n4 .* voter'; do

@@ -27,22 +27,6 @@ alive() {
 	[[ ${stat%% *} != Z ]]
 }
 
-# node_procs NODES: the GOMAXPROCS each of NODES seatd processes sharing this
-# machine should get: the user's GOMAXPROCS when set, otherwise the CPUs
-# divided among the nodes (at least 1). Every Go process sizes itself for the
-# whole machine by default; three nodes that each do so hand goroutines
-# between threads that then wait for each other's CPUs, which on a 2-core VM
-# cost one client 0.15 ms per request (docs/benchmarks.md).
-node_procs() {
-	if [[ -n ${GOMAXPROCS:-} ]]; then
-		printf '%s\n' "$GOMAXPROCS"
-		return
-	fi
-	local cpus
-	cpus=$(nproc 2>/dev/null || echo 1)
-	printf '%s\n' "$((cpus / $1 > 0 ? cpus / $1 : 1))"
-}
-
 # binaries DIR: prints DIR, checking that it holds seatd and seat; with no
 # DIR, builds both from this tree into bin/ and prints that (run it from
 # the repository's root).

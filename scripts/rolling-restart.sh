@@ -68,7 +68,7 @@ ok=0
 start_node() {
 	local i=$1
 	printf '==== %s rolling-restart.sh: start %s\n' "$(date -Is)" "${ids[i]}" >>"$work/${ids[i]}.log"
-	GOMAXPROCS=$(node_procs 3) bin/seatd --id "${ids[i]}" --listen "${client_addr[i]}" --raft "${raft_addr[i]}" \
+	bin/seatd --id "${ids[i]}" --listen "${client_addr[i]}" --raft "${raft_addr[i]}" \
 		--data "$work/${ids[i]}" --peers "$peers" --seats 1000000 >>"$work/${ids[i]}.log" 2>&1 &
 	pid[${ids[i]}]=$!
 }

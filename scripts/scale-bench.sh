@@ -24,7 +24,7 @@
 # --flat measures a build without events (the flat seat array of 424dfdf):
 # the N seats are booked in the default event instead (seats 1..N, by a
 # pipelined distinct run), and the measured run uses the remaining seats.
-# Each node runs with GOMAXPROCS = CPUs / 3, as in scripts/bench.sh. Logs and
+# The nodes share the CPUs by themselves, as in scripts/bench.sh. Logs and
 # data go to a temporary directory, kept on failure or with KEEP_SCALE=1.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -63,10 +63,9 @@ work=$(mktemp -d /tmp/seatd-scale.XXXXXX)
 declare -A pid=()
 
 start() {
-	local i procs
-	procs=$(node_procs 3)
+	local i
 	for i in 0 1 2; do
-		GOMAXPROCS=$procs "$bin/seatd" --id "${ids[i]}" --listen "${client_addr[i]}" --raft "${raft_addr[i]}" \
+		"$bin/seatd" --id "${ids[i]}" --listen "${client_addr[i]}" --raft "${raft_addr[i]}" \
 			--data "$work/${ids[i]}" --peers "$peers" --seats 1000000 \
 			${snapshot_flags[@]+"${snapshot_flags[@]}"} >>"$work/${ids[i]}.log" 2>&1 &
 		pid[${ids[i]}]=$!

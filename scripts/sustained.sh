@@ -57,9 +57,8 @@ for a in "${client_addr[@]}" "${raft_addr[@]}" "${http_addr[@]}"; do
 done
 work=$(mktemp -d /tmp/seatd-sustained.XXXXXX)
 declare -A pid=()
-procs=$(node_procs 3)
 for i in 0 1 2; do
-	GOMAXPROCS=$procs "$bin/seatd" --id "${ids[i]}" --listen "${client_addr[i]}" --raft "${raft_addr[i]}" \
+	"$bin/seatd" --id "${ids[i]}" --listen "${client_addr[i]}" --raft "${raft_addr[i]}" \
 		--http "${http_addr[i]}" --data "$work/${ids[i]}" --peers "$peers" >>"$work/${ids[i]}.log" 2>&1 &
 	pid[${ids[i]}]=$!
 done

@@ -70,6 +70,9 @@ func main() {
 		fmt.Fprintf(os.Stderr, "seatd: unknown --log-level %q\n", *logLevel)
 		os.Exit(2)
 	}
+	// A GOMAXPROCS the user chose is kept; otherwise a node shares the
+	// machine's CPUs with the members that run beside it.
+	cfg.ShareCPUs = os.Getenv("GOMAXPROCS") == ""
 	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "seatd", Level: level, Output: os.Stderr, JSONFormat: *logJSON})
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
