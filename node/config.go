@@ -104,11 +104,12 @@ type Config struct {
 
 	// ShareCPUs lets the node size the Go scheduler (GOMAXPROCS) to its
 	// share of the machine when other members of its cluster run on the
-	// same machine: nodes whose node-to-node addresses are all loopback
-	// addresses split the CPUs the runtime would give one of them
-	// (cpushare.go). seatd sets it unless the GOMAXPROCS environment
-	// variable is set; nodes of a test, which share one process, leave it
-	// off.
+	// same machine: a node on a loopback address counts the members on
+	// loopback addresses and takes the CPUs the runtime would give it
+	// divided by that count (cpushare.go). It overrides a GOMAXPROCS set
+	// before, and undoes what it set when the node closes. seatd sets it
+	// unless the GOMAXPROCS environment variable holds a positive number;
+	// nodes of a test, which share one process, leave it off.
 	ShareCPUs bool
 
 	// Logger receives every log line, Raft's included.

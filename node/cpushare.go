@@ -3,42 +3,51 @@ package node
 import (
 	"net"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
 
-// cpuShareInterval is how often a node that shares CPUs looks at its
-// cluster's configuration again (members join and leave).
-const cpuShareInterval = 10 * time.Second
+// How often a node that shares CPUs looks at its cluster's configuration:
+// every cpuShareInterval (members join and leave), and every
+// cpuShareRetry while the configuration it knows does not hold it yet (a
+// node that joins learns its cluster only once it has been added).
+const (
+	cpuShareInterval = 10 * time.Second
+	cpuShareRetry    = 250 * time.Millisecond
+)
 
 // cpuShare sizes the Go scheduler of a node whose cluster has other
 // members on the same machine. Every Go process sizes its scheduler for
 // the whole machine; three nodes that each do so keep waking threads that
-// then wait for each other's CPUs. On a 2-core machine that cost one
-// client's median request 0.03-0.13 ms and a write 7-25% more CPU
-// (docs/benchmarks.md, "Each node its share of the CPUs"). Members on
+// then wait for each other's CPUs. On a 2-core machine, sharing made one
+// client's median request 0.03-0.13 ms faster and a write take 7-25% less
+// CPU (docs/benchmarks.md, "Each node its share of the CPUs"). Members on
 // this machine are those whose node-to-node address is a loopback
 // address, as this node's own is: nothing else is certain to be here.
 type cpuShare struct {
-	// base is the GOMAXPROCS the runtime chose for this process (the
-	// machine's CPUs, or its cgroup's limit) before cpuShare changed it.
-	base int
-	// set and reset change the process's scheduler: runtime.GOMAXPROCS
-	// and runtime.SetDefaultGOMAXPROCS (which gives the choice back to
-	// the runtime, and its updates with the cgroup's limit).
-	set    func(int) int
-	reset  func()
-	procs  int // what cpuShare set; 0 while the runtime's default holds
+	// defaultProcs, set and reset reach the process's scheduler:
+	// the GOMAXPROCS the runtime chooses by itself (the machine's CPUs,
+	// or its cgroup's limit), runtime.GOMAXPROCS, and
+	// runtime.SetDefaultGOMAXPROCS (which gives the choice back to the
+	// runtime, and with it the runtime's updates when the limit changes).
+	defaultProcs func() int
+	set          func(int)
+	reset        func()
+	// base is the runtime's own choice, read while it held.
+	base   int
+	procs  int // what cpuShare set; 0 while the runtime's choice holds
 	logger hclog.Logger
 }
 
+// newCPUShare returns a cpuShare that changes this process's scheduler.
 func newCPUShare(logger hclog.Logger) *cpuShare {
 	return &cpuShare{
-		base:   runtime.GOMAXPROCS(0),
-		set:    runtime.GOMAXPROCS,
-		reset:  runtime.SetDefaultGOMAXPROCS,
-		logger: logger,
+		defaultProcs: func() int { return runtime.GOMAXPROCS(0) },
+		set:          func(n int) { runtime.GOMAXPROCS(n) },
+		reset:        runtime.SetDefaultGOMAXPROCS,
+		logger:       logger,
 	}
 }
 
@@ -49,8 +58,11 @@ func (s *cpuShare) update(self string, members []string) {
 	if len(members) == 0 {
 		return
 	}
+	if s.procs == 0 {
+		s.base = s.defaultProcs() // the runtime's choice, which may have changed
+	}
 	here := colocatedMembers(self, members)
-	want := 0 // the runtime's default
+	want := 0 // the runtime's choice
 	if here > 1 {
 		want = max(1, s.base/here)
 	}
@@ -60,12 +72,41 @@ func (s *cpuShare) update(self string, members []string) {
 	s.procs = want
 	if want == 0 {
 		s.reset()
-		s.logger.Info("no other member runs on this machine: the Go scheduler is sized for all of it again", "gomaxprocs", runtime.GOMAXPROCS(0))
+		s.logger.Info("no other member runs on this machine: the Go scheduler is sized for all of it again", "gomaxprocs", s.defaultProcs())
 		return
 	}
 	s.set(want)
 	s.logger.Info("members of the cluster share this machine: the Go scheduler is sized to this node's share (set GOMAXPROCS to choose)",
-		"members_here", here, "cpus", s.base, "gomaxprocs", want)
+		"members_here", here, "default_gomaxprocs", s.base, "gomaxprocs", s.defaultProcs())
+}
+
+// undo gives the scheduler back to the runtime's choice, if cpuShare
+// changed it (a node that closes in a process that goes on).
+func (s *cpuShare) undo() {
+	if s.procs != 0 {
+		s.procs = 0
+		s.reset()
+	}
+}
+
+// run updates the scheduler from config now, then again every interval
+// (every retry while the configuration does not hold self), until stop is
+// closed; then it undoes what it set.
+func (s *cpuShare) run(stop <-chan struct{}, config func() (self string, members []string), interval, retry time.Duration) {
+	defer s.undo()
+	for {
+		self, members := config()
+		s.update(self, members)
+		wait := interval
+		if !slices.Contains(members, self) {
+			wait = retry
+		}
+		select {
+		case <-time.After(wait):
+		case <-stop:
+			return
+		}
+	}
 }
 
 // colocatedMembers counts the members that run on this machine: those on
@@ -97,30 +138,22 @@ func onLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// startCPUShare sizes the scheduler now and again every cpuShareInterval
-// until the node closes.
+// startCPUShare sizes the scheduler now, before the node serves, and
+// keeps it sized in a goroutine that ends when the node closes.
 func (n *Node) startCPUShare() {
 	share := newCPUShare(n.logger.Named("cpu-share"))
-	update := func() {
+	config := func() (string, []string) {
 		var addrs []string
 		for _, m := range n.rep.Status().Members {
 			addrs = append(addrs, m.Address)
 		}
-		share.update(n.cfg.RaftAdvertise, addrs)
+		return n.cfg.RaftAdvertise, addrs
 	}
-	update()
+	self, members := config()
+	share.update(self, members)
 	n.bg.Add(1)
 	go func() {
 		defer n.bg.Done()
-		tick := time.NewTicker(cpuShareInterval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-tick.C:
-				update()
-			case <-n.stop:
-				return
-			}
-		}
+		share.run(n.stop, config, cpuShareInterval, cpuShareRetry)
 	}()
 }

@@ -2,7 +2,9 @@ package node
 
 import (
 	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -29,18 +31,45 @@ func TestColocatedMembersCountsLoopbackPeersOfALoopbackNode(t *testing.T) {
 	}
 }
 
-// fakeScheduler records what a cpuShare does to the process's scheduler.
+// fakeScheduler stands in for the process's scheduler: what a cpuShare
+// set, and what the runtime would choose by itself.
 type fakeScheduler struct {
-	procs  int // 0: the runtime's default
-	sets   int
-	resets int
+	mu           sync.Mutex
+	runtimeProcs int // the runtime's own choice
+	procs        int // 0: the runtime's choice holds
+	sets         int
+	resets       int
 }
 
+func (f *fakeScheduler) state() (procs, sets, resets int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.procs, f.sets, f.resets
+}
+
+// newTestCPUShare returns a cpuShare on sched whose runtime would choose
+// base by itself.
 func newTestCPUShare(base int, sched *fakeScheduler) *cpuShare {
+	sched.runtimeProcs = base
 	return &cpuShare{
-		base:   base,
-		set:    func(n int) int { sched.procs = n; sched.sets++; return 0 },
-		reset:  func() { sched.procs = 0; sched.resets++ },
+		defaultProcs: func() int {
+			sched.mu.Lock()
+			defer sched.mu.Unlock()
+			if sched.procs != 0 {
+				return sched.procs
+			}
+			return sched.runtimeProcs
+		},
+		set: func(n int) {
+			sched.mu.Lock()
+			defer sched.mu.Unlock()
+			sched.procs, sched.sets = n, sched.sets+1
+		},
+		reset: func() {
+			sched.mu.Lock()
+			defer sched.mu.Unlock()
+			sched.procs, sched.resets = 0, sched.resets+1
+		},
 		logger: hclog.NewNullLogger(),
 	}
 }
@@ -93,5 +122,68 @@ func TestCPUShareLeavesALoneNodeAlone(t *testing.T) {
 	s.update("10.0.0.1:8201", []string{"10.0.0.1:8201", "10.0.0.2:8202"})
 	if sched.sets != 0 || sched.resets != 0 {
 		t.Fatalf("no member beside it: %d sets and %d resets, want none", sched.sets, sched.resets)
+	}
+}
+
+// The runtime's own choice is read again while it holds: a cgroup limit
+// that changed before the others arrived sizes the share.
+func TestCPUShareTakesTheRuntimesChoiceOfTheMoment(t *testing.T) {
+	var sched fakeScheduler
+	s := newTestCPUShare(8, &sched)
+	self := "127.0.0.1:8201"
+	s.update(self, []string{self})
+	sched.mu.Lock()
+	sched.runtimeProcs = 4
+	sched.mu.Unlock()
+	s.update(self, []string{self, "127.0.0.1:8202"})
+	if procs, _, _ := sched.state(); procs != 2 {
+		t.Fatalf("runtime's choice 4, 2 members here: GOMAXPROCS %d, want 2", procs)
+	}
+}
+
+// A node that joins knows no configuration at first: run looks again
+// quickly until the configuration holds it, sizes the scheduler then, and
+// gives it back to the runtime when stopped.
+func TestCPUShareRunSizesAJoiningNodeAndUndoesOnStop(t *testing.T) {
+	var sched fakeScheduler
+	s := newTestCPUShare(2, &sched)
+	self := "127.0.0.1:8204"
+	var mu sync.Mutex
+	var members []string // empty until "joined"
+	asked := make(chan struct{}) // closed when run first looked
+	var once sync.Once
+	config := func() (string, []string) {
+		mu.Lock()
+		defer mu.Unlock()
+		defer once.Do(func() { close(asked) })
+		return self, members
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// An interval far beyond the test's deadline: only the retry
+		// can find the new configuration in time.
+		s.run(stop, config, time.Hour, 5*time.Millisecond)
+	}()
+	<-asked // it found no configuration
+	mu.Lock()
+	members = []string{"127.0.0.1:8201", "127.0.0.1:8202", "127.0.0.1:8203", self}
+	mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if procs, _, _ := sched.state(); procs == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			procs, sets, _ := sched.state()
+			t.Fatalf("joined beside 3 members on 2 CPUs: GOMAXPROCS %d after %d sets, want 1", procs, sets)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(stop)
+	<-done
+	if procs, _, resets := sched.state(); procs != 0 || resets != 1 {
+		t.Fatalf("after stop: GOMAXPROCS %d after %d resets, want the runtime's choice after 1", procs, resets)
 	}
 }

@@ -230,6 +230,9 @@ func (n *Node) open() error {
 			return fmt.Errorf("listen on pprof address: %w", err)
 		}
 	}
+	if cfg.ShareCPUs {
+		n.startCPUShare()
+	}
 	n.mux.Start()
 	n.fwdServer.Start()
 	n.bg.Add(2)
@@ -239,9 +242,6 @@ func (n *Node) open() error {
 	}()
 	go n.acceptClients()
 	n.startClockWatch(dialer, set)
-	if cfg.ShareCPUs {
-		n.startCPUShare()
-	}
 	if cfg.TLSClientCA != "" && cfg.PeerCert == "" {
 		n.logger.Warn("client identities are enforced but the node-to-node port is plaintext: anyone who reaches --raft can forward writes under any holder; add --peer-cert/--peer-key/--peer-ca")
 	}

@@ -358,6 +358,16 @@ fi
 if [[ -n $seatd ]]; then
 	commit="nodes ran $seatd; bin/seat from $commit"
 fi
+# How the nodes sized their schedulers: by themselves, or as GOMAXPROCS said.
+procs_env=""
+procs_text="with seatd's defaults: nodes on
+loopback addresses size the Go scheduler to their share of the CPUs by
+themselves (GOMAXPROCS = the runtime's default ÷ 3, at least 1;
+docs/operations.md, \"Several nodes on one machine\")"
+if [[ -n ${GOMAXPROCS:-} ]]; then
+	procs_env="GOMAXPROCS=$GOMAXPROCS "
+	procs_text="with GOMAXPROCS=$GOMAXPROCS from the environment, which the nodes keep"
+fi
 {
 	cat <<EOF
 # seatd benchmarks
@@ -382,15 +392,12 @@ $(free -h)
 
 Every run has a fresh three-node cluster on this machine (all on 127.0.0.1,
 so the "network" is loopback and the three nodes share the CPUs and the disk
-with the load generator), started as below, with seatd's defaults: nodes on
-loopback addresses size the Go scheduler to their share of the CPUs by
-themselves (GOMAXPROCS = CPUs ÷ 3, at least 1; docs/operations.md, "Several
-nodes on one machine").
+with the load generator), started as below, $procs_text.
 
 \`\`\`
-bin/seatd --id n1 --listen ${client_addr[0]} --raft ${raft_addr[0]} --data DIR/n1 --peers $peers --seats $seats${SEATD_FLAGS:+ $SEATD_FLAGS}
-bin/seatd --id n2 --listen ${client_addr[1]} --raft ${raft_addr[1]} --data DIR/n2 --peers $peers --seats $seats${SEATD_FLAGS:+ $SEATD_FLAGS}
-bin/seatd --id n3 --listen ${client_addr[2]} --raft ${raft_addr[2]} --data DIR/n3 --peers $peers --seats $seats${SEATD_FLAGS:+ $SEATD_FLAGS}
+${procs_env}bin/seatd --id n1 --listen ${client_addr[0]} --raft ${raft_addr[0]} --data DIR/n1 --peers $peers --seats $seats${SEATD_FLAGS:+ $SEATD_FLAGS}
+${procs_env}bin/seatd --id n2 --listen ${client_addr[1]} --raft ${raft_addr[1]} --data DIR/n2 --peers $peers --seats $seats${SEATD_FLAGS:+ $SEATD_FLAGS}
+${procs_env}bin/seatd --id n3 --listen ${client_addr[2]} --raft ${raft_addr[2]} --data DIR/n3 --peers $peers --seats $seats${SEATD_FLAGS:+ $SEATD_FLAGS}
 \`\`\`
 
 and, once it has a leader, loaded by one of these (each client is one TCP

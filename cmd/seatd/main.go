@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -71,8 +72,10 @@ func main() {
 		os.Exit(2)
 	}
 	// A GOMAXPROCS the user chose is kept; otherwise a node shares the
-	// machine's CPUs with the members that run beside it.
-	cfg.ShareCPUs = os.Getenv("GOMAXPROCS") == ""
+	// machine's CPUs with the members that run beside it. Like the Go
+	// runtime, only a positive number counts as chosen.
+	procs, notANumber := strconv.Atoi(os.Getenv("GOMAXPROCS"))
+	cfg.ShareCPUs = notANumber != nil || procs <= 0
 	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "seatd", Level: level, Output: os.Stderr, JSONFormat: *logJSON})
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
