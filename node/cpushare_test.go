@@ -149,7 +149,7 @@ func TestCPUShareRunSizesAJoiningNodeAndUndoesOnStop(t *testing.T) {
 	s := newTestCPUShare(2, &sched)
 	self := "127.0.0.1:8204"
 	var mu sync.Mutex
-	var members []string // empty until "joined"
+	var members []string         // empty until "joined"
 	asked := make(chan struct{}) // closed when run first looked
 	var once sync.Once
 	config := func() (string, []string) {
