@@ -35,6 +35,9 @@ type cpuShare struct {
 	defaultProcs func() int
 	set          func(int)
 	reset        func()
+	// interval and retry are how long step says to wait before the next
+	// look: cpuShareInterval and cpuShareRetry.
+	interval, retry time.Duration
 	// base is the runtime's own choice, read while it held.
 	base   int
 	procs  int // what cpuShare set; 0 while the runtime's choice holds
@@ -47,6 +50,8 @@ func newCPUShare(logger hclog.Logger) *cpuShare {
 		defaultProcs: func() int { return runtime.GOMAXPROCS(0) },
 		set:          func(n int) { runtime.GOMAXPROCS(n) },
 		reset:        runtime.SetDefaultGOMAXPROCS,
+		interval:     cpuShareInterval,
+		retry:        cpuShareRetry,
 		logger:       logger,
 	}
 }
@@ -89,23 +94,33 @@ func (s *cpuShare) undo() {
 	}
 }
 
-// run updates the scheduler from config now, then again every interval
-// (every retry while the configuration does not hold self), until stop is
-// closed; then it undoes what it set.
-func (s *cpuShare) run(stop <-chan struct{}, config func() (self string, members []string), interval, retry time.Duration) {
+// memberConfig returns this node's node-to-node address and those of the
+// configuration's members.
+type memberConfig func() (self string, members []string)
+
+// step sizes the scheduler for the configuration now and returns how long
+// to wait before the next look: retry while the configuration does not
+// hold this node yet, interval otherwise.
+func (s *cpuShare) step(config memberConfig) time.Duration {
+	self, members := config()
+	s.update(self, members)
+	if !slices.Contains(members, self) {
+		return s.retry
+	}
+	return s.interval
+}
+
+// run takes a step after each wait until stop is closed, then undoes what
+// it set.
+func (s *cpuShare) run(stop <-chan struct{}, config memberConfig, wait time.Duration) {
 	defer s.undo()
 	for {
-		self, members := config()
-		s.update(self, members)
-		wait := interval
-		if !slices.Contains(members, self) {
-			wait = retry
-		}
 		select {
 		case <-time.After(wait):
 		case <-stop:
 			return
 		}
+		wait = s.step(config)
 	}
 }
 
@@ -149,11 +164,10 @@ func (n *Node) startCPUShare() {
 		}
 		return n.cfg.RaftAdvertise, addrs
 	}
-	self, members := config()
-	share.update(self, members)
+	wait := share.step(config)
 	n.bg.Add(1)
 	go func() {
 		defer n.bg.Done()
-		share.run(n.stop, config, cpuShareInterval, cpuShareRetry)
+		share.run(n.stop, config, wait)
 	}()
 }

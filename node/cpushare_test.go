@@ -149,24 +149,22 @@ func TestCPUShareRunSizesAJoiningNodeAndUndoesOnStop(t *testing.T) {
 	s := newTestCPUShare(2, &sched)
 	self := "127.0.0.1:8204"
 	var mu sync.Mutex
-	var members []string         // empty until "joined"
-	asked := make(chan struct{}) // closed when run first looked
-	var once sync.Once
+	var members []string // empty until "joined"
 	config := func() (string, []string) {
 		mu.Lock()
 		defer mu.Unlock()
-		defer once.Do(func() { close(asked) })
 		return self, members
 	}
+	// An interval far beyond the test's deadline: only the retry can
+	// find the new configuration in time.
+	s.interval, s.retry = time.Hour, 5*time.Millisecond
+	wait := s.step(config) // no configuration yet
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		// An interval far beyond the test's deadline: only the retry
-		// can find the new configuration in time.
-		s.run(stop, config, time.Hour, 5*time.Millisecond)
+		s.run(stop, config, wait)
 	}()
-	<-asked // it found no configuration
 	mu.Lock()
 	members = []string{"127.0.0.1:8201", "127.0.0.1:8202", "127.0.0.1:8203", self}
 	mu.Unlock()
