@@ -27,7 +27,7 @@ const (
 // Removing a file of tens of megabytes at once frees all its blocks in one
 // journal commit; on a file system that discards freed blocks (ext4 mounted
 // with "discard", as this project's test machine is), that commit, and every
-// fdatasync of the log waiting for it, takes tens of milliseconds. A
+// flush of the log waiting for it, takes tens of milliseconds. A
 // sustained run measured 90–120 ms stalls of every request when raft-wal
 // deleted a segment after a snapshot. The deleter instead moves the file
 // into DATA/deleting/ at once (a rename: the file is gone from its

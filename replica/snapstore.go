@@ -18,7 +18,7 @@ const writebackEvery = 4 << 20
 // the disk while it is being written rather than all at once when it is
 // closed. raft's sink fsyncs the state file in Close: a snapshot of tens of
 // megabytes, written in a second to the page cache, then goes to the disk
-// in one burst, and every log append's fdatasync on the same disk waits
+// in one burst, and every log append's flush on the same disk waits
 // behind it (a sustained run measured 90–170 ms stalls of every request at
 // the end of every node's snapshot). With writeback, every writebackEvery
 // bytes the sink starts writing the last range out and waits for the range

@@ -30,7 +30,7 @@ func (f walFS) Delete(dir, name string) error { return f.remove(filepath.Join(di
 
 // Log store kinds for Config.LogStore.
 const (
-	// LogStoreWAL is hashicorp/raft-wal in DATA/wal/: one fdatasync per
+	// LogStoreWAL is hashicorp/raft-wal in DATA/wal/: one fsync per
 	// append, so commits wait for half the disk flushes of boltdb. The
 	// default for a new data directory (Consul made the same move).
 	LogStoreWAL = "wal"
