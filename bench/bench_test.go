@@ -297,6 +297,35 @@ func TestSeatsExhausted(t *testing.T) {
 	}
 }
 
+// A cluster smaller than the run's seat space fails the run at the first
+// FAILED_INVALID_SEAT, saying which flags fit, instead of measuring refusals.
+func TestTooFewSeats(t *testing.T) {
+	for _, w := range []string{WorkloadDistinct, WorkloadContention, WorkloadRead, WorkloadMixed} {
+		t.Run(w, func(t *testing.T) {
+			f := startFake(t, "n1")
+			f.seatCount = 3
+			cfg := quick(w, f.addr())
+			cfg.Duration = time.Minute // the error, not the clock, ends the run
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			_, err := Run(ctx, cfg)
+			if !errors.Is(err, errTooFewSeats) || !strings.Contains(err.Error(), "--seats") {
+				t.Fatalf("error %v, want too few seats, naming --seats", err)
+			}
+			if ctx.Err() != nil {
+				t.Errorf("the run failed only after the test's 20 s deadline")
+			}
+		})
+	}
+	// Enough seats: no error.
+	f := startFake(t, "n1")
+	f.seatCount = 5
+	cfg := quick(WorkloadContention, f.addr())
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatalf("contention on 5 seats: %v", err)
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	f := startFake(t, "n1")
 	good := quick(WorkloadRead, f.addr())

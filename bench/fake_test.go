@@ -23,6 +23,7 @@ type fakeNode struct {
 	delay      time.Duration // pause before each answer
 	errorEvery int           // every n-th write is answered ERROR NO_LEADER (0: never)
 	closeAfter int           // close a connection after this many requests (0: never)
+	seatCount  uint32        // seats of the default event (0: every seat exists)
 
 	wg sync.WaitGroup
 
@@ -181,6 +182,9 @@ func (f *fakeNode) answer(line string) string {
 			booked[seat] = true
 		}
 		return f.send(protocol.Success)
+	}
+	if f.seatCount > 0 && req.HasSeat && (req.Seat < 1 || req.Seat > f.seatCount) {
+		return f.send(protocol.FailedInvalidSeat)
 	}
 	if req.Verb.IsWrite() {
 		if req.ID == "" || f.ids[req.ID] {

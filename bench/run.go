@@ -46,6 +46,11 @@ const leaderLookupTimeout = 15 * time.Second
 // runs out.
 var errSeatsExhausted = errors.New("distinct seat space exhausted")
 
+// errTooFewSeats is returned (wrapped) when a seat the run uses is not in
+// the cluster's event: every answer after it would be FAILED_INVALID_SEAT,
+// and the figures would measure refusals, not bookings.
+var errTooFewSeats = errors.New("the cluster has fewer seats than the run uses")
+
 // Run runs one benchmark: it connects cfg.Clients connections to the nodes
 // cfg.Target selects, loads them for cfg.Warmup plus cfg.Duration, and
 // returns what was measured after the warm-up. It fails when the
@@ -554,7 +559,10 @@ func (c *benchClient) appendEvent(dst []byte) []byte {
 	return append(dst, c.r.cfg.Event...)
 }
 
-var success = []byte(protocol.Success)
+var (
+	success     = []byte(protocol.Success)
+	invalidSeat = []byte(protocol.FailedInvalidSeat)
+)
 
 // readLoop matches answers to requests and records them, until the
 // connection is closed (nil when on purpose).
@@ -589,11 +597,31 @@ func (c *benchClient) readLoop(s *session) error {
 				// succeeds again and is followed by a CANCEL).
 			}
 		}
+		if bytes.Equal(line, invalidSeat) {
+			r.fail(r.tooFewSeats(p.seat))
+		}
 		if r.inWindow(p.sent, done) {
 			c.record(done-p.sent, line)
 		}
 		<-s.slots
 	}
+}
+
+// tooFewSeats is the error of a run whose seat answered FAILED_INVALID_SEAT.
+func (r *runner) tooFewSeats(seat uint32) error {
+	highest := int64(r.cfg.SeatStart) + int64(r.cfg.Seats) - 1
+	switch r.cfg.Workload {
+	case WorkloadContention:
+		highest = contentionSeats
+	case WorkloadRead:
+		highest = int64(min(r.cfg.Seats, readSeats))
+	}
+	event := "the default event"
+	if r.cfg.Event != "" {
+		event = "event " + r.cfg.Event
+	}
+	return fmt.Errorf("%w: seat %d answered %s, and the %s workload uses seats up to %d of %s; start the cluster with --seats %d or more (scripts/cluster.sh --fresh --seats %d), or lower --seat-start and --seats",
+		errTooFewSeats, seat, protocol.FailedInvalidSeat, r.cfg.Workload, highest, event, highest, highest)
 }
 
 // record counts one answer and its latency.
