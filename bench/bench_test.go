@@ -298,19 +298,37 @@ func TestSeatsExhausted(t *testing.T) {
 }
 
 // A cluster smaller than the run's seat space fails the run at the first
-// FAILED_INVALID_SEAT, saying which flags fit, instead of measuring refusals.
+// FAILED_INVALID_SEAT, with the seat count the workload needs and how to get
+// it, instead of measuring refusals.
 func TestTooFewSeats(t *testing.T) {
-	for _, w := range []string{WorkloadDistinct, WorkloadContention, WorkloadRead, WorkloadMixed} {
-		t.Run(w, func(t *testing.T) {
+	for _, tc := range []struct {
+		workload, event, want string
+	}{
+		{WorkloadDistinct, "", "--seats 1000000 or more"},
+		{WorkloadMixed, "", "--seats 1000000 or more"},
+		{WorkloadContention, "", "--seats 5 or more"},
+		{WorkloadRead, "", "--seats 1000 or more"},
+		{WorkloadFailover, "", "--seats 1000000 or more"},
+		{WorkloadDistinct, "gala", "EVENT CREATE gala 1000000"},
+	} {
+		t.Run(tc.workload+"/"+tc.event, func(t *testing.T) {
 			f := startFake(t, "n1")
 			f.seatCount = 3
-			cfg := quick(w, f.addr())
+			if tc.event != "" {
+				f.events[tc.event] = 3
+				f.eventSeats[tc.event] = map[uint32]bool{}
+			}
+			cfg := quick(tc.workload, f.addr())
+			if tc.workload == WorkloadFailover {
+				cfg.Pipeline = 1
+			}
+			cfg.Event = tc.event
 			cfg.Duration = time.Minute // the error, not the clock, ends the run
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			_, err := Run(ctx, cfg)
-			if !errors.Is(err, errTooFewSeats) || !strings.Contains(err.Error(), "--seats") {
-				t.Fatalf("error %v, want too few seats, naming --seats", err)
+			if !errors.Is(err, errTooFewSeats) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want too few seats, saying %q", err, tc.want)
 			}
 			if ctx.Err() != nil {
 				t.Errorf("the run failed only after the test's 20 s deadline")
@@ -318,11 +336,14 @@ func TestTooFewSeats(t *testing.T) {
 		})
 	}
 	// Enough seats: no error.
-	f := startFake(t, "n1")
-	f.seatCount = 5
-	cfg := quick(WorkloadContention, f.addr())
-	if _, err := Run(context.Background(), cfg); err != nil {
-		t.Fatalf("contention on 5 seats: %v", err)
+	for _, w := range []string{WorkloadContention, WorkloadRead} {
+		f := startFake(t, "n1")
+		f.seatCount = 1000
+		cfg := quick(w, f.addr())
+		cfg.Seats = 1000
+		if _, err := Run(context.Background(), cfg); err != nil {
+			t.Fatalf("%s on 1000 seats: %v", w, err)
+		}
 	}
 }
 

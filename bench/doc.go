@@ -65,10 +65,10 @@
 //     default, only bounds it), measures the whole sale, and checks its
 //     outcome against the cluster's seats; Result.OnSale has its figures.
 //
-// In the first four, a seat answered FAILED_INVALID_SEAT (a cluster, or an
-// --event, with fewer seats than the run uses) fails the run at once with
-// an error naming the seat count it needs: the figures would otherwise
-// measure refusals.
+// In all but the on-sale workload, a seat answered FAILED_INVALID_SEAT (a
+// cluster, or an --event, with fewer seats than the run uses) fails the run
+// at once with an error naming the seat count it needs: the figures would
+// otherwise measure refusals.
 //
 // Every id is unique: a random prefix per run, the client number and a
 // sequence number, so running twice against one cluster (whose applied ids

@@ -73,6 +73,9 @@ func (w *failoverClient) run(ctx context.Context, r *runner, lib *client.Client,
 		sent := r.now()
 		resp, err := lib.ReserveSeats(ctx, r.cfg.Event, []int{int(seat)}, holder)
 		done := r.now()
+		if err == nil && resp == protocol.FailedInvalidSeat && !r.stopped.Load() {
+			r.fail(r.tooFewSeats(seat))
+		}
 		if !r.inWindow(sent, done) {
 			continue
 		}

@@ -174,7 +174,10 @@ func (f *fakeNode) answer(line string) string {
 			return f.send(protocol.FailedNoEvent)
 		}
 		for _, seat := range req.AppendSeats(nil) {
-			if booked[seat] || seat < 1 || int(seat) > f.events[req.Event] {
+			if seat < 1 || int(seat) > f.events[req.Event] {
+				return f.send(protocol.FailedInvalidSeat)
+			}
+			if booked[seat] {
 				return f.send(protocol.FailedAlreadyBooked)
 			}
 		}
@@ -183,7 +186,7 @@ func (f *fakeNode) answer(line string) string {
 		}
 		return f.send(protocol.Success)
 	}
-	if f.seatCount > 0 && req.HasSeat && (req.Seat < 1 || req.Seat > f.seatCount) {
+	if f.seatCount > 0 && req.Event == "" && req.HasSeat && (req.Seat < 1 || req.Seat > f.seatCount) {
 		return f.send(protocol.FailedInvalidSeat)
 	}
 	if req.Verb.IsWrite() {

@@ -55,7 +55,8 @@ var errTooFewSeats = errors.New("the cluster has fewer seats than the run uses")
 // cfg.Target selects, loads them for cfg.Warmup plus cfg.Duration, and
 // returns what was measured after the warm-up. It fails when the
 // configuration is invalid, the leader cannot be found, a connection cannot
-// be opened at the start, the distinct seat space runs out, or ctx ends.
+// be opened at the start, the distinct seat space runs out, a seat the run
+// uses is not in the cluster's event (errTooFewSeats), or ctx ends.
 // Connection failures during the run are counted, not fatal.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cfg, err := cfg.withDefaults()
@@ -238,7 +239,7 @@ type runner struct {
 	nextSeat atomic.Int64 // next distinct seat
 
 	mu    sync.Mutex
-	fatal error // first fatal error (seat space exhausted)
+	fatal error // first fatal error (seat space exhausted, too few seats)
 }
 
 // stop ends the run: writers stop sending and drain.
@@ -597,7 +598,7 @@ func (c *benchClient) readLoop(s *session) error {
 				// succeeds again and is followed by a CANCEL).
 			}
 		}
-		if bytes.Equal(line, invalidSeat) {
+		if bytes.Equal(line, invalidSeat) && !r.stopped.Load() {
 			r.fail(r.tooFewSeats(p.seat))
 		}
 		if r.inWindow(p.sent, done) {
@@ -607,21 +608,36 @@ func (c *benchClient) readLoop(s *session) error {
 	}
 }
 
-// tooFewSeats is the error of a run whose seat answered FAILED_INVALID_SEAT.
+// tooFewSeats is the error of a run whose seat answered FAILED_INVALID_SEAT:
+// which seats the workload uses, and how to give the event that many.
 func (r *runner) tooFewSeats(seat uint32) error {
 	highest := int64(r.cfg.SeatStart) + int64(r.cfg.Seats) - 1
+	shrink := "or book fewer with --seats (and --seat-start)"
 	switch r.cfg.Workload {
 	case WorkloadContention:
-		highest = contentionSeats
+		highest, shrink = contentionSeats, ""
 	case WorkloadRead:
-		highest = int64(min(r.cfg.Seats, readSeats))
+		highest, shrink = int64(min(r.cfg.Seats, readSeats)), "or ask about fewer with --seats"
+	}
+	var grow string
+	switch {
+	case highest > protocol.MaxEventSeats:
+		grow = fmt.Sprintf("no event has more than %d seats", protocol.MaxEventSeats)
+	case r.cfg.Event != "":
+		grow = fmt.Sprintf("create the event with that many (EVENT CREATE %s %d)", r.cfg.Event, highest)
+	default:
+		grow = fmt.Sprintf("start a new cluster with --seats %d or more (scripts/cluster.sh --fresh --seats %d)", highest, highest)
 	}
 	event := "the default event"
 	if r.cfg.Event != "" {
 		event = "event " + r.cfg.Event
 	}
-	return fmt.Errorf("%w: seat %d answered %s, and the %s workload uses seats up to %d of %s; start the cluster with --seats %d or more (scripts/cluster.sh --fresh --seats %d), or lower --seat-start and --seats",
-		errTooFewSeats, seat, protocol.FailedInvalidSeat, r.cfg.Workload, highest, event, highest, highest)
+	advice := grow
+	if shrink != "" {
+		advice += ", " + shrink
+	}
+	return fmt.Errorf("%w: seat %d answered %s, and the %s workload uses seats up to %d of %s: %s",
+		errTooFewSeats, seat, protocol.FailedInvalidSeat, r.cfg.Workload, highest, event, advice)
 }
 
 // record counts one answer and its latency.
