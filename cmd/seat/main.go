@@ -222,7 +222,8 @@ func runBench(addrs string, tlsCfg *tls.Config, args []string) int {
 	}
 	res, err := bench.Run(ctx, cfg)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "seat bench: %v\n", err)
+		// The package's errors start with its name: said once.
+		fmt.Fprintf(os.Stderr, "seat bench: %s\n", strings.TrimPrefix(err.Error(), "bench: "))
 		return 2
 	}
 	if *asJSON {
