@@ -11,7 +11,6 @@ import (
 
 	"github.com/seatd/seatd/cluster"
 	"github.com/seatd/seatd/httpapi"
-	"github.com/seatd/seatd/transport"
 )
 
 // httpNode adapts the node to what its HTTP port needs.
@@ -72,7 +71,7 @@ func (n *Node) startHTTP() error {
 		return fmt.Errorf("listen on http address: %w", err)
 	}
 	if n.cfg.TLSCert != "" {
-		serverTLS, err := transport.ServerTLS(n.cfg.TLSCert, n.cfg.TLSKey, n.cfg.TLSClientCA)
+		serverTLS, err := n.serverTLS()
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("%w: %v", ErrConfig, err)

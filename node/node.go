@@ -41,9 +41,12 @@ type Node struct {
 	leaderFormats formatCache
 	fwdServer     *cluster.Server
 	clientLn      net.Listener
-	pprofSrv      *http.Server
-	httpLn        net.Listener    // --http, when set
-	httpSrv       *httpapi.Server // serves httpLn
+	// clientCerts is the certificate of the client and HTTP ports (one
+	// reloader for both, so a refused replacement is logged once).
+	clientCerts *transport.CertReloader
+	pprofSrv    *http.Server
+	httpLn      net.Listener    // --http, when set
+	httpSrv     *httpapi.Server // serves httpLn
 
 	// observer is told of every answered request (the metrics; nil in
 	// tests that build a Node by hand).
@@ -149,6 +152,7 @@ func (n *Node) open() error {
 		// Everything on the node-to-node port is mutual TLS: Raft,
 		// forwarding, inspect. The mux's header deadline covers the
 		// handshake.
+		peer.Certs.OnRefused(n.certRefused("--peer-cert"))
 		raftLn = tls.NewListener(raftLn, peer.Server)
 		dialer.Peer = peer
 	}
@@ -211,7 +215,7 @@ func (n *Node) open() error {
 		}
 	}
 	if cfg.TLSCert != "" {
-		serverTLS, err := transport.ServerTLS(cfg.TLSCert, cfg.TLSKey, cfg.TLSClientCA)
+		serverTLS, err := n.serverTLS()
 		if err != nil {
 			clientLn.Close()
 			return fmt.Errorf("%w: %v", ErrConfig, err)

@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"math/big"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -305,5 +306,54 @@ func TestIdentityMustBeAValidHolder(t *testing.T) {
 	}
 	if info, _ := tc.nodes[0].FSM().Seat("", 1); info.State != fsm.SeatFree {
 		t.Fatal("seat 1 was booked by a client with a malformed identity")
+	}
+}
+
+// A replaced certificate the node refuses (here its key does not match) is
+// logged as a warning, once, and the node goes on serving the old one.
+func TestRefusedCertificateReplacementIsLogged(t *testing.T) {
+	pki := newTestPKI(t, "alice")
+	tc := newTestCluster(t, 1, 5, pki.secure)
+	addr := tc.addr(0)
+	other := newTestPKI(t)
+	key, err := os.ReadFile(other.file("node.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pki.file("node.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const warning = "certificate replacement refused; the previous certificate stays in use"
+	// Each handshake looks at the files (at most once a second) and is
+	// still served the previous certificate.
+	handshake := func() {
+		t.Helper()
+		conn, err := pki.tlsLine(t, addr, "alice")
+		if err != nil {
+			t.Fatalf("handshake after a broken replacement: %v", err)
+		}
+		if got := conn.Do(t, "STATUS 1"); got != "FREE" {
+			t.Fatalf("STATUS 1 = %q", got)
+		}
+		conn.Conn.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !tc.logs.Contains(warning) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q logged within 10 s of handshakes", warning)
+		}
+		handshake()
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !tc.logs.Contains("flag=--tls-cert") {
+		t.Errorf("the warning does not name the flag")
+	}
+	// Looks at the same refused files log nothing more.
+	for end := time.Now().Add(2500 * time.Millisecond); time.Now().Before(end); {
+		handshake()
+		time.Sleep(250 * time.Millisecond)
+	}
+	if n := tc.logs.Count(warning); n != 1 {
+		t.Errorf("the refusal was logged %d times, want once", n)
 	}
 }

@@ -210,6 +210,11 @@ type CertReloader struct {
 	certStat os.FileInfo // of the files cert was loaded from
 	keyStat  os.FileInfo
 	checked  time.Time // last look at the files
+	// onRefused, when set, is told why changed files were refused; the
+	// files last refused are remembered so that it is told once per
+	// change of them, not at every look.
+	onRefused                       func(error)
+	refusedCertStat, refusedKeyStat os.FileInfo
 }
 
 // NewCertReloader loads the certificate in certFile with the key in keyFile
@@ -262,6 +267,16 @@ func (r *CertReloader) load() error {
 	return nil
 }
 
+// OnRefused sets f to be told why a replacement found by a handshake's look
+// at the files was refused (the previous certificate stays in use): once per
+// change of the files, however many handshakes look at them meanwhile. The
+// node logs it. Reload returns its error instead.
+func (r *CertReloader) OnRefused(f func(error)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.onRefused = f
+}
+
 // current returns the certificate to present, first reloading it if the
 // last look at the files is over a second old and they changed. A failed
 // reload keeps the previous certificate; it is retried at the next look.
@@ -271,13 +286,30 @@ func (r *CertReloader) current() (*tls.Certificate, error) {
 	if now := r.now(); now.Sub(r.checked) >= reloadInterval {
 		r.checked = now
 		if r.changed() {
-			r.load() // on error, keep serving the previous certificate
+			if err := r.load(); err != nil { // keep serving the previous certificate
+				r.reportRefusal(err)
+			}
 		}
 	}
 	if r.cert == nil {
 		return nil, fmt.Errorf("transport: no certificate loaded from %s", r.certFile)
 	}
 	return r.cert, nil
+}
+
+// reportRefusal tells onRefused of err unless these very files were the
+// last refused. The caller holds r.mu.
+func (r *CertReloader) reportRefusal(err error) {
+	certStat, err1 := os.Stat(r.certFile)
+	keyStat, err2 := os.Stat(r.keyFile)
+	if err1 == nil && err2 == nil && r.refusedCertStat != nil &&
+		!differ(certStat, r.refusedCertStat) && !differ(keyStat, r.refusedKeyStat) {
+		return
+	}
+	r.refusedCertStat, r.refusedKeyStat = certStat, keyStat
+	if r.onRefused != nil {
+		r.onRefused(err)
+	}
 }
 
 // changed reports whether either file differs from the one last loaded.

@@ -554,6 +554,8 @@ func TestCertReloader(t *testing.T) {
 	r.mu.Lock()
 	r.now, r.checked = clock.Now, clock.Now()
 	r.mu.Unlock()
+	var refused []error // what the node would log
+	r.OnRefused(func(err error) { refused = append(refused, err) })
 	first := serial(t, r)
 
 	reissue := func() *big.Int {
@@ -606,6 +608,11 @@ func TestCertReloader(t *testing.T) {
 	if got := serial(t, r); got.Cmp(third) != 0 {
 		t.Errorf("serving %v after a broken replacement, want the previous %v", got, third)
 	}
+	clock.Advance(2 * time.Second)
+	serial(t, r) // the same broken files, looked at again
+	if len(refused) != 1 {
+		t.Errorf("a broken replacement looked at twice was reported %d times, want once: %v", len(refused), refused)
+	}
 	fourth := reissue()
 	clock.Advance(2 * time.Second)
 	if got := serial(t, r); got.Cmp(fourth) != 0 {
@@ -626,6 +633,9 @@ func TestCertReloader(t *testing.T) {
 	clock.Advance(2 * time.Second)
 	if got := serial(t, r); got.Cmp(fourth) != 0 {
 		t.Errorf("serving %v after an expired replacement, want %v", got, fourth)
+	}
+	if len(refused) != 2 || !strings.Contains(refused[1].Error(), "expired") {
+		t.Errorf("refusals reported: %v; want the mismatched key, then the expired certificate", refused)
 	}
 }
 
