@@ -24,6 +24,12 @@ type Options struct {
 	IDRetention   time.Duration
 	IDRetentionV3 time.Duration
 	MinIDs        int
+
+	// OnHalt, when set, is called once, with the reason (wrapping
+	// ErrHalted), when Apply meets an entry this build cannot apply and the
+	// state machine halts: every node says so, not only a leader with
+	// writes waiting. It runs under the FSM's lock and must not call it.
+	OnHalt func(err error)
 }
 
 // DefaultOptions returns the retention the protocol promises.
@@ -137,6 +143,9 @@ func (f *FSM) applyLocked(l *raft.Log) interface{} {
 	e, err := Decode(l.Data)
 	if err != nil {
 		f.halted = fmt.Errorf("%w: log index %d: %w", ErrHalted, l.Index, err)
+		if f.opts.OnHalt != nil {
+			f.opts.OnHalt(f.halted)
+		}
 		return f.halted
 	}
 	if res := f.st.apply(&e, l.Index); res != nil {

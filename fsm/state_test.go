@@ -1636,7 +1636,10 @@ func TestHalting(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, testOpts)
+			opts := testOpts
+			var halts []error // what the node logs
+			opts.OnHalt = func(err error) { halts = append(halts, err) }
+			h := newHarness(t, opts)
 			h.init(1000, 5)
 			h.batch(1000, rsv(1, "alice", "a"), hld(2, "h", 1, ""))
 			data := snapshotBytes(t, h.f)
@@ -1655,6 +1658,9 @@ func TestHalting(t *testing.T) {
 				if !errors.Is(err, ErrHalted) || !strings.Contains(err.Error(), fmt.Sprint(h.idx)) {
 					t.Fatalf("entry after the halt: Apply = %v, want ErrHalted naming index %d", err, h.idx)
 				}
+			}
+			if len(halts) != 1 || !errors.Is(halts[0], ErrHalted) || !errors.Is(halts[0], tc.want) {
+				t.Fatalf("OnHalt told %v, want once, of the halting entry", halts)
 			}
 			res := h.f.ApplyBatch([]*raft.Log{{Type: raft.LogCommand, Index: 50, Data: good}, {Type: raft.LogNoop, Index: 51}})
 			if err, _ := res[0].(error); !errors.Is(err, ErrHalted) || res[1] != nil {

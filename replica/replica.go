@@ -153,10 +153,14 @@ var ErrBootstrap = errors.New("replica: bootstrap failed")
 // cluster or resumes an existing one. It returns once Raft runs; the group
 // may still be electing a leader. On error everything it opened is closed.
 func Open(cfg Config) (*Replica, error) {
+	opts := fsm.DefaultOptions()
+	opts.OnHalt = func(err error) {
+		cfg.Logger.Error("state machine halted: this node applies nothing more until it runs a build that understands the entry (nothing is skipped)", "error", err)
+	}
 	r := &Replica{
 		cfg:      cfg,
 		logger:   cfg.Logger,
-		fsm:      fsm.New(fsm.DefaultOptions()),
+		fsm:      fsm.New(opts),
 		writes:   make(chan Call, 1<<16),
 		reads:    make(chan Call, 1<<16),
 		tick:     make(chan struct{}, 1),

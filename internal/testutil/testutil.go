@@ -158,6 +158,23 @@ func (s *LogSink) Count(sub string) int {
 	return bytes.Count(s.buf.Bytes(), []byte(sub))
 }
 
+// ContainsLine reports whether one line of the collected logs contains
+// every one of parts (say, a node's prefix and a message).
+func (s *LogSink) ContainsLine(parts ...string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+next:
+	for _, line := range bytes.Split(s.buf.Bytes(), []byte{'\n'}) {
+		for _, p := range parts {
+			if !bytes.Contains(line, []byte(p)) {
+				continue next
+			}
+		}
+		return true
+	}
+	return false
+}
+
 // Contains reports whether the collected logs contain sub.
 func (s *LogSink) Contains(sub string) bool {
 	s.mu.Lock()
