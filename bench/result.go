@@ -35,7 +35,8 @@ type Result struct {
 
 	// Answers is the number of requests answered in the window.
 	Answers int64 `json:"answers"`
-	// Committed is the number of those answers that are not ERROR lines.
+	// Committed is the number of those answers that are results (OK or
+	// FAILED_*), not ERROR lines or lines the protocol does not know.
 	Committed int64 `json:"committed"`
 	// OpsPerSec is Committed per second of the window.
 	OpsPerSec float64 `json:"ops_per_sec"`
@@ -79,7 +80,8 @@ type CDFPoint struct {
 	Ms         float64 `json:"ms"`
 }
 
-// ErrorAnswers is the number of answers that were ERROR lines.
+// ErrorAnswers is the number of answers that were not results: ERROR lines,
+// and lines the protocol does not know.
 func (r *Result) ErrorAnswers() int64 { return r.Answers - r.Committed }
 
 // result merges the clients' statistics.

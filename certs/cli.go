@@ -14,7 +14,7 @@ import (
 
 // cliUsage is printed by RunCLI for a missing or unknown command.
 const cliUsage = `usage: seat certs <command> [flags]
-Creates a development CA and certificates signed by it (see PROTOCOL.md part 2).
+Creates a development CA and certificates signed by it (see docs/security.md).
 commands:
   ca      --dir D [--cn NAME] [--days N] [--force]
           create the CA: D/ca.crt and D/ca.key

@@ -58,7 +58,7 @@ type Config struct {
 	RetryFor time.Duration
 	// AttemptTimeout is how long one attempt waits for its answer before
 	// the node is deemed stuck: its connection is closed and the request
-	// goes to the next node; default 5s. Keep it above the nodes' own wait
+	// goes to the next node; default 10s (DefaultAttemptTimeout). Keep it above the nodes' own wait
 	// for a leader, or a slow election turns into needless reconnections.
 	AttemptTimeout time.Duration
 	// TLS, when not nil, makes every connection TLS, its handshake done
@@ -308,7 +308,8 @@ func (c *Client) History(ctx context.Context, event string, seat int) (string, e
 }
 
 // CreateEvent creates event name with seats 1..seats, exactly once:
-// SUCCESS or FAILED_EXISTS.
+// SUCCESS or FAILED_EXISTS (ERROR BUSY when the cluster already holds the
+// most events it may).
 func (c *Client) CreateEvent(ctx context.Context, name string, seats int) (string, error) {
 	if seats < 1 || seats > protocol.MaxEventSeats {
 		return "", fmt.Errorf("client: event %q of %d seats: %w", name, seats, protocol.ErrInvalid)

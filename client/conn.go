@@ -128,16 +128,12 @@ func (cn *conn) fail(cause error) {
 // by Client.conn and waited for by Client.Close.
 func (cn *conn) readLoop() {
 	defer cn.c.wg.Done()
-	tail := &lastByteReader{r: cn.nc}
-	lr := protocol.NewAnswerReader(tail)
+	// AnswerReader returns only lines ended by '\n': a stream that ends
+	// inside one (a node that died mid-write, "BOOKED al") is
+	// io.ErrUnexpectedEOF, never an answer.
+	lr := protocol.NewAnswerReader(cn.nc)
 	for {
 		line, err := lr.ReadLine()
-		if err == nil && lr.Buffered() == 0 && tail.last != '\n' {
-			// LineReader returns a last line that the stream ended
-			// without its '\n': a node that died mid-write. The line
-			// may be cut short ("BOOKED al"), so it is not an answer.
-			err = io.ErrUnexpectedEOF
-		}
 		switch {
 		case err == nil:
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
@@ -156,19 +152,4 @@ func (cn *conn) readLoop() {
 			return
 		}
 	}
-}
-
-// lastByteReader remembers the last byte read through it, which tells
-// whether the stream so far ends with a complete line.
-type lastByteReader struct {
-	r    io.Reader
-	last byte
-}
-
-func (t *lastByteReader) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	if n > 0 {
-		t.last = p[n-1]
-	}
-	return n, err
 }

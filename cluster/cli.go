@@ -95,7 +95,8 @@ func eachAddr(addrs []string, stderr io.Writer, do func(addr string) error) int 
 // RunBackupCLI runs "seat backup <file>" with args (after the word
 // "backup"): it takes a backup from the leader (through any member named
 // by --raft, tried in turn) and writes it to the file. Exit status: 0
-// written, 1 refused or not valid, 2 bad usage or no member answered.
+// written, 1 refused, 2 bad usage or no member gave a valid backup (one
+// that fails its size or digest check is taken again through the next).
 func RunBackupCLI(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("seat backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -22,7 +22,8 @@ var (
 	// ErrConnLost means the request was sent but the connection failed or
 	// the leader did not answer in time: the outcome is unknown.
 	ErrConnLost = errors.New("cluster: connection to the leader lost before the answer")
-	// ErrClosed is returned after the Forwarder was closed.
+	// ErrClosed is passed to Request.Forwarded for a request sent after the
+	// Forwarder was closed: nothing was sent.
 	ErrClosed = errors.New("cluster: forwarder closed")
 )
 
@@ -33,7 +34,7 @@ type Request interface {
 	// included, to dst.
 	AppendLine(dst []byte) []byte
 	// Forwarded is called exactly once, with the leader's answer line or
-	// with an error (ErrNotSent or ErrConnLost). It runs on the
+	// with an error (ErrNotSent, ErrConnLost or ErrClosed). It runs on the
 	// Forwarder's goroutines and must not block.
 	Forwarded(resp string, err error)
 }

@@ -28,8 +28,9 @@ import (
 //	APPLIED                    -> APPLIED <index>   (this node's own applied index)
 //	STATUS                     -> STATUS <json>     (this node's own NodeStatus)
 //	BACKUP                     -> BACKUP <index> <size> <sha256> and the bytes (backup.go)
+//	CLOCK                      -> CLOCK <unix-ns>   (this node's wall clock; ClockWatch)
 //
-// APPLIED and STATUS are answered by the node asked. JOIN, MEMBERS and
+// APPLIED, STATUS and CLOCK are answered by the node asked. JOIN, MEMBERS and
 // REMOVE are the leader's to answer: a follower carries
 // the request to the leader it knows and relays the answer (one hop: the
 // line it sends starts with "RELAYED ", which is never relayed again).
@@ -72,7 +73,7 @@ type MembershipHandler interface {
 	Remove(id string, force bool) error
 	// AppliedIndex is this replica's own applied index.
 	AppliedIndex() uint64
-	// Leader is the node-to-node address of the known leader, or "".
+	// LeaderAddress is the node-to-node address of the known leader, or "".
 	LeaderAddress() string
 }
 

@@ -11,8 +11,8 @@ import (
 // a node applies entries of every version up to MaxFormat and halts on a
 // newer one. The cluster's format (FSM.Format, replicated) starts at 1 and
 // is raised by a TypeFormat entry, which the leader writes only once every
-// voter reports that it supports the new version (docs/design.md, "Formats
-// and upgrades"); before that the leader writes nothing a voter of the older
+// member reports that it supports the new version (docs/design.md, "Formats
+// and upgrades"); before that the leader writes nothing a member of the older
 // version could not apply.
 const (
 	// FormatV1 is the format of the first release: one seat space, RESERVE
@@ -54,8 +54,8 @@ const (
 // Op is one write operation inside a batch.
 type Op uint8
 
-// Write operations. OpReserve and OpCancel exist in both versions; the
-// others only in version 2.
+// Write operations. OpReserve and OpCancel exist in every version; the
+// others from version 2 on.
 const (
 	OpReserve     Op = 1
 	OpCancel      Op = 2

@@ -37,7 +37,7 @@ import (
 //
 // A section this build does not know stops the restore with an error: a
 // newer build wrote it, and skipping it would lose state. Version 1 (the
-// first release: one flat seat array) is still read; see readSnapshotV1.
+// first release: one flat seat array) is still read; see readV1.
 const (
 	snapshotMagic     = "SEATSNAP"
 	snapshotVersion   = 2

@@ -130,7 +130,7 @@ func (n *Node) ServeForwarded(conn net.Conn) {
 	n.serveConnAs(conn, true, "")
 }
 
-// serveConn reads requests from conn and answers them in order. This
+// serveConnAs reads requests from conn and answers them in order. This
 // goroutine reads and routes; a second one writes answers as they complete,
 // so a connection may pipeline up to MaxInFlight requests.
 //

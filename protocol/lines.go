@@ -6,10 +6,12 @@ import (
 	"io"
 )
 
-// ErrLineTooLong is returned by LineReader.ReadLine for a line longer than
-// MaxLine bytes. The stream cannot be resynchronised afterwards: the caller
-// answers ERROR LINE_TOO_LONG and closes the connection.
-var ErrLineTooLong = errors.New("protocol: line longer than 4096 bytes")
+// ErrLineTooLong is returned by LineReader.ReadLine for a request line
+// longer than MaxLine bytes, and by AnswerReader.ReadLine for an answer
+// longer than MaxAnswer. The stream cannot be resynchronised afterwards: a
+// node answers ERROR LINE_TOO_LONG and closes the connection, a client
+// gives the connection up.
+var ErrLineTooLong = errors.New("protocol: line too long (a request over 4096 bytes, or an answer over 8 MiB)")
 
 // LineReader splits a stream into request lines without copying them.
 type LineReader struct {

@@ -26,7 +26,7 @@ const (
 type ErrorCode string
 
 // The error codes of the protocol. For a write, every code but NoLeader,
-// LineTooLong, Busy and ShuttingDown leaves the outcome unknown.
+// LineTooLong, Busy, ShuttingDown and Forbidden leaves the outcome unknown.
 const (
 	NoLeader     ErrorCode = "NO_LEADER"     // no leader within the node's wait; nothing applied
 	Timeout      ErrorCode = "TIMEOUT"       // sent towards the leader, no result in time: outcome unknown

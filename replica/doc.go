@@ -12,7 +12,7 @@
 // whole batch. A leader serves only once it has applied everything
 // committed before its term began (a barrier); it also writes entries of
 // its own: the cluster's creation, tick entries that carry time forward
-// when a hold falls due, and the raise of the log format once every voter
+// when a hold falls due, and the raise of the log format once every member
 // can apply it.
 //
 // The replica knows nothing of client connections or of forwarding:

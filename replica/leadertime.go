@@ -13,7 +13,7 @@ import (
 // Timings of the leader's own entries.
 const (
 	// FormatProbeTimeout bounds asking one node which log formats it applies
-	// (the leader asks each voter before a raise; a follower may ask the
+	// (the leader asks each member before a raise; a follower may ask the
 	// leader before it forwards a part-3 request).
 	FormatProbeTimeout = 500 * time.Millisecond
 	// formatRetry is how often a leader whose cluster still runs an older
@@ -32,8 +32,8 @@ const (
 //     leader's time, and applying one frees every hold due by then, at the
 //     same log position on every node);
 //   - while the cluster runs an older log format than this build, asking
-//     the voters again which formats they apply, and raising it once all
-//     can.
+//     the members again which formats they apply, and raising it as far
+//     as all can.
 func (r *Replica) runLeaderTimers() {
 	defer r.bg.Done()
 	timer := time.NewTimer(time.Hour)

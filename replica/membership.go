@@ -127,7 +127,10 @@ func (r *Replica) Join(id, address string) error {
 	return nil
 }
 
-// validNodeID is the rule for node ids (as --id): 1-64 of A-Z a-z 0-9 . _ -.
+// validNodeID is the rule for the id of a node that joins: 1-64 of A-Z a-z
+// 0-9 . _ -. It is stricter than --id, which refuses only the characters
+// that would break --peers or a log line, so that the ids a join adds are
+// plain words.
 func validNodeID(id string) bool {
 	if len(id) == 0 || len(id) > 64 {
 		return false

@@ -1,5 +1,6 @@
 // Command benchreport turns results of "seat bench --json" into a markdown
-// table (on stdout) and two SVG charts.
+// table (on stdout, with a table of the on-sale runs when there are any) and
+// SVG charts.
 //
 //	benchreport [--svg-dir DIR] [--svg-prefix P] label=result.json ...
 //
@@ -8,8 +9,9 @@
 // one, the file name is used). The label ends at the argument's last "=",
 // so a label may hold "=" ("distinct c=16=r.json") but a path may not. The charts are DIR/P + "throughput.svg"
 // (committed ops/s against clients, one line per workload and target) and
-// DIR/P + "latency-cdf.svg" (latency against percentile, one line per run);
-// with no --svg-dir no chart is written.
+// DIR/P + "latency-cdf.svg" (latency against percentile, one line per run),
+// and DIR/P + "onsale.svg" (seats sold over time) when an on-sale run is
+// among them; with no --svg-dir no chart is written.
 package main
 
 import (
