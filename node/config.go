@@ -218,6 +218,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.Join); err != nil {
 			return bad("--join %q: %v", c.Join, err)
 		}
+		if !replica.ValidJoinID(c.ID) {
+			return bad("--id %q: a node that joins needs an id of 1 to 64 characters from A-Z a-z 0-9 . _ - (the leader refuses any other)", c.ID)
+		}
 	}
 	if c.HeartbeatTimeout <= 0 || c.ElectionTimeout <= 0 || c.LeaderLeaseTimeout <= 0 {
 		return bad("raft timeouts must be positive")

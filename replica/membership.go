@@ -72,7 +72,7 @@ func (r *Replica) Join(id, address string) error {
 	if !r.LeaderReady() {
 		return cluster.ErrNotLeader
 	}
-	if !validNodeID(id) {
+	if !ValidJoinID(id) {
 		return refused("invalid node id %q", id)
 	}
 	if _, _, err := net.SplitHostPort(address); err != nil {
@@ -127,11 +127,12 @@ func (r *Replica) Join(id, address string) error {
 	return nil
 }
 
-// validNodeID is the rule for the id of a node that joins: 1-64 of A-Z a-z
-// 0-9 . _ -. It is stricter than --id, which refuses only the characters
-// that would break --peers or a log line, so that the ids a join adds are
-// plain words.
-func validNodeID(id string) bool {
+// ValidJoinID reports whether id may be the id of a node that joins, the
+// rule Join applies: 1-64 of A-Z a-z 0-9 . _ -. It is stricter than --id
+// alone, which refuses only the characters that would break --peers, so
+// that the ids a join adds are plain words; node.Config.Validate applies
+// it to a node started with --join, which would otherwise ask in vain.
+func ValidJoinID(id string) bool {
 	if len(id) == 0 || len(id) > 64 {
 		return false
 	}
