@@ -18,9 +18,11 @@
 #                                       run until sold out (no --duration)
 #
 # Then benchreport writes OUT/benchmarks.md (machine, commands, results
-# table, a "## Profiles" section to fill in by hand), OUT/bench-throughput.svg
-# and OUT/bench-latency-cdf.svg. The temporary directory (node logs, JSON
-# results) is deleted at the end unless --keep is given or a step failed.
+# table, a "## Profiles" section to fill in by hand), OUT/bench-throughput.svg,
+# OUT/bench-latency-cdf.svg and, with the on-sale cell, OUT/bench-onsale.svg
+# (OUT is the repository's docs/ unless --out says otherwise). The temporary
+# directory (node logs, JSON results) is deleted at the end unless --keep is
+# given or a step failed.
 # Extra seatd flags for every node: SEATD_FLAGS="--log-store boltdb" scripts/bench.sh
 # The nodes run with seatd's defaults: on one machine's loopback they share
 # its CPUs by themselves (GOMAXPROCS = CPUs / 3, at least 1, unless GOMAXPROCS
@@ -35,7 +37,7 @@ usage() {
 usage: scripts/bench.sh [--duration 10s] [--warmup 2s] [--out docs] [--keep] [--only REGEX] [--seatd FILE]
   --duration D  measured time of each run (default 10s)
   --warmup D    load before measuring starts, in each run (default 2s)
-  --out DIR     where benchmarks.md and the two SVG charts go (default docs)
+  --out DIR     where benchmarks.md and its SVG charts go (default: the repository's docs/)
   --keep        keep the temporary directory with node logs and JSON results
   --only REGEX  run only the cells whose name matches (e.g. 'c256', 'follower');
                 names: distinct-all-c1 ... distinct-follower-c256, contention-all-c64, read-all-c64,
@@ -50,7 +52,7 @@ EOF
 start_dir=$PWD
 duration=10s
 warmup=2s
-out=docs
+out="" # default: the repository's docs/, wherever the script is run from
 keep=0
 only=""
 seatd=""
@@ -86,7 +88,11 @@ dur_re='^[0-9]+(\.[0-9]+)?(ms|s|m)$'
 
 cd "$(dirname "$0")/.."
 root=$PWD
-[[ $out == /* ]] || out=$start_dir/$out
+if [[ -z $out ]]; then
+	out=$root/docs
+elif [[ $out != /* ]]; then
+	out=$start_dir/$out
+fi
 out=$(realpath -m -- "$out")
 if [[ -n $seatd ]]; then
 	[[ $seatd == /* ]] || seatd=$start_dir/$seatd

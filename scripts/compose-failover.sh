@@ -49,7 +49,7 @@ fail() {
 	printf 'FAILED: %s\n' "$*" >&2
 	exit 1
 }
-container() { "${compose[@]}" ps -q "$1"; }
+container() { "${compose[@]}" ps -a -q "$1"; } # -a: also a stopped one (compose v2 lists only running ones without it)
 
 # leader_via ADDRS: the id the cluster names as leader, waiting up to 20 s.
 leader_via() {

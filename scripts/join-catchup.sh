@@ -9,7 +9,8 @@
 # `seat cluster list` names it a voter, with the leader's membership lines.
 # With --snapshot the nodes compact their log first (--snapshot-threshold
 # 64 --trailing-logs 16), so that n4 catches up from a snapshot rather than
-# from the log. Logs and data go to a temporary directory, deleted at the end.
+# from the log. Logs and data go to a temporary directory, deleted at the end
+# (kept, and named, when a step fails).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -20,7 +21,7 @@ while (($# > 0)); do
 	case $1 in
 	--booked) booked=$2; shift 2 ;;
 	--snapshot) flags=(--snapshot-threshold 64 --trailing-logs 16 --snapshot-interval 1s); shift ;;
-	-h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,13p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument: $1 (see --help)" ;;
 	esac
 done
@@ -28,10 +29,11 @@ cd "$(dirname "$0")/.."
 go build -o bin/ ./cmd/seatd ./cmd/seat
 work=$(mktemp -d /tmp/seatd-join.XXXXXX)
 pids=()
+ok=0
 cleanup() {
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$work"
+	if ((ok)); then rm -rf "$work"; else echo "join-catchup.sh: logs kept in $work" >&2; fi
 }
 trap cleanup EXIT
 peers=n1=127.0.0.1:8511,n2=127.0.0.1:8512,n3=127.0.0.1:8513
@@ -44,7 +46,12 @@ for i in 1 2 3; do
 		--data "$work/n$i" --peers "$peers" --seats 1000 "${flags[@]}" >"$work/n$i.log" 2>&1 &
 	pids+=($!)
 done
-until bin/seat --addr "$addrs" --timeout 1s status >/dev/null 2>&1; do sleep 0.1; done
+t0=$(now_ms)
+until bin/seat --addr "$addrs" --timeout 1s status >/dev/null 2>&1; do
+	for p in "${pids[@]}"; do alive "$p" || die "a node exited at start (logs in $work)"; done
+	(($(now_ms) - t0 < 30000)) || die "no answer from the cluster 30 s after its start (logs in $work)"
+	sleep 0.1
+done
 bin/seat --addr "$addrs" bench --fill-events 1000 --fill-event-seats 10000 --fill-booked "$booked" \
 	--workload read --clients 1 --warmup 0s --duration 1s 2>&1 | grep '^filled'
 if ((${#flags[@]} > 0)); then
@@ -60,3 +67,4 @@ until bin/seat cluster --raft 127.0.0.1:8511,127.0.0.1:8512,127.0.0.1:8513 list 
 done
 echo "n4 is a voter $(($(now_ms) - t0)) ms after its start, with $booked seats booked"
 grep -h 'membership: \|installing snapshot\|Installed remote snapshot' "$work"/n*.log | cut -c1-150
+ok=1

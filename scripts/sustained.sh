@@ -43,6 +43,7 @@ while (($# > 0)); do
 done
 [[ $minutes =~ ^[0-9]+$ ]] && ((minutes >= 1)) || die "--minutes wants a whole number of minutes, not '$minutes'"
 [[ $clients =~ ^[0-9]+$ ]] && ((clients >= 1)) || die "--clients wants a number, not '$clients'"
+command -v curl >/dev/null || die "sustained.sh reads the leader's /metrics with curl: install curl"
 cd "$(dirname "$0")/.."
 bin=$(binaries "$bin")
 
