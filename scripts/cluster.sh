@@ -295,10 +295,10 @@ done
 if [[ $start_dir == "$root" ]]; then
 	seat=bin/seat
 else
-	seat=$root/bin/seat
+	# %q-quote the paths (spaces etc.) so the commands can be pasted as shown.
+	seat=$(printf '%q' "$root/bin/seat")
 fi
 if ((tls)); then
-	# %q-quote the paths (spaces etc.) so the commands can be pasted as shown.
 	seat="$seat --ca $(printf '%q' "$pki/ca.crt") --cert $(printf '%q' "$pki/alice.crt") --key $(printf '%q' "$pki/alice.key")"
 	try_lines=" TLS:  mutual TLS on all ports; certificates in $pki
  try:  $seat RESERVE 1     (books seat 1 for alice, the certificate's identity)

@@ -104,7 +104,10 @@ wait_serving() {
 }
 
 cleanup() {
-	[[ -z $bench_pid ]] || kill "$bench_pid" 2>/dev/null || true
+	if [[ -n $bench_pid ]]; then
+		kill "$bench_pid" 2>/dev/null || true
+		wait "$bench_pid" 2>/dev/null || true
+	fi
 	for id in "${!pid[@]}"; do kill -TERM "${pid[$id]}" 2>/dev/null || true; done
 	for id in "${!pid[@]}"; do wait "${pid[$id]}" 2>/dev/null || true; done
 	if ((ok && !keep)); then rm -rf "$work"; else echo "rolling-restart.sh: logs and data in $work" >&2; fi

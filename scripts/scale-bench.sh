@@ -18,7 +18,7 @@
 #              the measured run also pays for the snapshots it causes, a
 #              snapshot every second or so; --default-snapshots runs them
 #              with seatd's default snapshot policy instead)
-#   restart_s  SIGTERM of all nodes, start again, until STATUS of seat 1
+#   restart_s  from starting all nodes again (after a SIGTERM of all) until STATUS of seat 1
 #              answers (restore of the snapshot, log replay and an election)
 #
 # --flat measures a build without events (the flat seat array of 424dfdf):
@@ -48,6 +48,8 @@ while (($# > 0)); do
 done
 [[ $booked =~ ^[0-9]+$ ]] || die "--booked wants a number, not '$booked'"
 ((booked <= 1000000)) || die "--booked is at most 1000000"
+((!flat || booked < 1000000)) || die "--flat --booked is at most 999999: the run books the seats left of the 1,000,000"
+[[ -z $bin || $bin == /* ]] || bin=$PWD/$bin # relative to where it was run
 cd "$(dirname "$0")/.."
 bin=$(binaries "$bin")
 

@@ -37,13 +37,14 @@ while (($# > 0)); do
 	--bin) bin=$2; shift 2 ;;
 	--minutes) minutes=$2; shift 2 ;;
 	--clients) clients=$2; shift 2 ;;
-	-h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,27p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument: $1 (see --help)" ;;
 	esac
 done
 [[ $minutes =~ ^[0-9]+$ ]] && ((minutes >= 1)) || die "--minutes wants a whole number of minutes, not '$minutes'"
 [[ $clients =~ ^[0-9]+$ ]] && ((clients >= 1)) || die "--clients wants a number, not '$clients'"
 command -v curl >/dev/null || die "sustained.sh reads the leader's /metrics with curl: install curl"
+[[ -z $bin || $bin == /* ]] || bin=$PWD/$bin # relative to where it was run
 cd "$(dirname "$0")/.."
 bin=$(binaries "$bin")
 
