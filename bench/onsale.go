@@ -20,8 +20,8 @@ import (
 )
 
 // WorkloadOnSale is a ticket sale's opening: Config.Clients buyers (2,000
-// by default) arrive at once for one new event of Config.Seats seats (DefaultOnSaleSeats). Each
-// wants a block of 1–4 adjacent seats, HOLDs a block it believes free,
+// by default) arrive at once for one new event of Config.Seats seats
+// (DefaultOnSaleSeats). Each wants a block of 1–4 adjacent seats, HOLDs a block it believes free,
 // confirms it with RESERVE after a think time, and on a failure learns
 // which seats were taken and tries another block, until it has its seats
 // or the event has no block of its size left. The run ends when every

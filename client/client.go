@@ -58,8 +58,9 @@ type Config struct {
 	RetryFor time.Duration
 	// AttemptTimeout is how long one attempt waits for its answer before
 	// the node is deemed stuck: its connection is closed and the request
-	// goes to the next node; default 10s (DefaultAttemptTimeout). Keep it above the nodes' own wait
-	// for a leader, or a slow election turns into needless reconnections.
+	// goes to the next node; default 10s (DefaultAttemptTimeout). Keep it
+	// above the nodes' own wait for a leader, or a slow election turns into
+	// needless reconnections.
 	AttemptTimeout time.Duration
 	// TLS, when not nil, makes every connection TLS, its handshake done
 	// within DialTimeout; nil means plaintext. When its ServerName is

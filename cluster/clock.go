@@ -76,9 +76,9 @@ type ClockWatchConfig struct {
 // ClockWatch asks every other member for its clock at each interval,
 // reports the offsets, and logs a warning when a member's clock differs
 // from this node's by more than ClockSkewWarning (and an info line when it
-// is back within it). Log time is the leader's clock, so holds last their ttl only
-// as far as the members' clocks agree; this makes a disagreement visible
-// before a failover turns it into holds that end early.
+// is back within it). Log time is the leader's clock, so holds last their
+// ttl only as far as the members' clocks agree; this makes a disagreement
+// visible before a failover turns it into holds that end early.
 type ClockWatch struct {
 	cfg    ClockWatchConfig
 	skewed map[string]bool // members last seen beyond ClockSkewWarning

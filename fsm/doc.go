@@ -11,8 +11,8 @@
 //
 // Each event keeps a record only for the seats that are booked, held or have
 // history, in a copy-on-write B-tree: memory and snapshots grow with
-// bookings, not capacity, and Snapshot costs O(events + id chunks) while Persist encodes
-// concurrently with Apply.
+// bookings, not capacity, and Snapshot costs O(events + id chunks) while
+// Persist encodes concurrently with Apply.
 //
 // Every log entry starts with the format version it needs, and every
 // snapshot with its own version. An entry this build cannot fully

@@ -15,7 +15,7 @@ func (n *Node) serverTLS() (*tls.Config, error) {
 	if n.clientCerts == nil {
 		certs, err := transport.NewCertReloader(n.cfg.TLSCert, n.cfg.TLSKey, x509.ExtKeyUsageServerAuth)
 		if err != nil {
-			return nil, fmt.Errorf("transport: client TLS: %w", err)
+			return nil, fmt.Errorf("client TLS: %w", err)
 		}
 		certs.OnRefused(n.certRefused("--tls-cert"))
 		n.clientCerts = certs

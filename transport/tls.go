@@ -210,9 +210,9 @@ type CertReloader struct {
 	certStat os.FileInfo // of the files cert was loaded from
 	keyStat  os.FileInfo
 	checked  time.Time // last look at the files
-	// onRefused, when set, is told why changed files were refused; the
-	// files last refused are remembered so that it is told once per
-	// change of them, not at every look.
+	// onRefused, when set, is told why changed files were refused. The
+	// files last refused are remembered and not read again until they
+	// change: they would be refused again, and told again at every look.
 	onRefused                       func(error)
 	refusedCertStat, refusedKeyStat os.FileInfo
 }
@@ -285,9 +285,12 @@ func (r *CertReloader) current() (*tls.Certificate, error) {
 	defer r.mu.Unlock()
 	if now := r.now(); now.Sub(r.checked) >= reloadInterval {
 		r.checked = now
-		if r.changed() {
+		if certStat, keyStat, ok := r.stat(); ok && r.isNew(certStat, keyStat) {
 			if err := r.load(); err != nil { // keep serving the previous certificate
-				r.reportRefusal(err)
+				r.refusedCertStat, r.refusedKeyStat = certStat, keyStat
+				if r.onRefused != nil {
+					r.onRefused(err)
+				}
 			}
 		}
 	}
@@ -297,30 +300,20 @@ func (r *CertReloader) current() (*tls.Certificate, error) {
 	return r.cert, nil
 }
 
-// reportRefusal tells onRefused of err unless these very files were the
-// last refused. The caller holds r.mu.
-func (r *CertReloader) reportRefusal(err error) {
+// stat reads both files' metadata; ok is false while either is missing
+// (being replaced?): the caller keeps what it has.
+func (r *CertReloader) stat() (certStat, keyStat os.FileInfo, ok bool) {
 	certStat, err1 := os.Stat(r.certFile)
 	keyStat, err2 := os.Stat(r.keyFile)
-	if err1 == nil && err2 == nil && r.refusedCertStat != nil &&
-		!differ(certStat, r.refusedCertStat) && !differ(keyStat, r.refusedKeyStat) {
-		return
-	}
-	r.refusedCertStat, r.refusedKeyStat = certStat, keyStat
-	if r.onRefused != nil {
-		r.onRefused(err)
-	}
+	return certStat, keyStat, err1 == nil && err2 == nil
 }
 
-// changed reports whether either file differs from the one last loaded.
-// The caller holds r.mu.
-func (r *CertReloader) changed() bool {
-	certStat, err1 := os.Stat(r.certFile)
-	keyStat, err2 := os.Stat(r.keyFile)
-	if err1 != nil || err2 != nil {
-		return false // gone for now (being replaced?): keep what we have
-	}
-	return differ(certStat, r.certStat) || differ(keyStat, r.keyStat)
+// isNew reports whether the files differ both from those last loaded and
+// from those last refused. The caller holds r.mu.
+func (r *CertReloader) isNew(certStat, keyStat os.FileInfo) bool {
+	loaded := !differ(certStat, r.certStat) && !differ(keyStat, r.keyStat)
+	refused := !differ(certStat, r.refusedCertStat) && !differ(keyStat, r.refusedKeyStat)
+	return !loaded && !refused
 }
 
 func differ(now, then os.FileInfo) bool {
